@@ -1,0 +1,56 @@
+//! Wiring: build the snapshot from a config, bind, serve until Ctrl-C / SIGTERM.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::catalog::Gateway;
+use crate::config::Config;
+use crate::server::{AppState, Snapshot, router};
+use crate::upstream::Upstream;
+
+/// Build everything, print each endpoint, then serve until `cancel` fires.
+pub async fn serve(cfg: Config, cancel: CancellationToken) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let gateway = Gateway::build(&cfg)?;
+    let upstream = Upstream::new(&cfg.upstream)?;
+    let listener = TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", cfg.listen))?;
+    let addr = listener.local_addr()?;
+    if !addr.ip().is_loopback()
+        && cfg
+            .server
+            .allowed_hosts
+            .iter()
+            .all(|h| ["localhost", "127.0.0.1", "::1"].contains(&h.as_str()))
+    {
+        tracing::warn!(
+            %addr,
+            "listening beyond loopback but only loopback Host values are accepted: add your public host name to server.allowed_hosts (or --allowed-host)"
+        );
+    }
+    let host = if addr.ip().is_unspecified() {
+        format!("127.0.0.1:{}", addr.port())
+    } else {
+        addr.to_string()
+    };
+    for name in &gateway.order {
+        let url = format!("http://{host}/mcp/{name}");
+        print!("{}", crate::report::startup(&gateway.apis[name], &url));
+    }
+    let snapshot = Snapshot::new(gateway, &upstream, &cfg.server, &cancel);
+    let state = AppState {
+        live: Arc::new(ArcSwap::from_pointee(snapshot)),
+    };
+    tracing::info!(%addr, ready_ms = started.elapsed().as_millis() as u64, "rest2mcp ready");
+    println!("ready on http://{host}");
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async move { cancel.cancelled().await })
+        .await?;
+    Ok(())
+}

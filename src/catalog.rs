@@ -1,0 +1,189 @@
+//! Catalog: the immutable, ready-to-serve snapshot of every API's tools.
+//!
+//! Everything a request needs is derived here, once per mapping: the rmcp [`Tool`] list split
+//! into pages, the compiled argument and output validators, the name index. A request loads
+//! the current [`Gateway`] from the [`arc_swap::ArcSwap`] and never rebuilds any of it.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use rmcp::model::{JsonObject, Tool, ToolAnnotations};
+use serde_json::Value;
+
+use crate::config::{ApiConfig, Config, ConfigError, check_base_url};
+use crate::ingest::{self, ApiSpec, IngestError};
+use crate::mapping::{self, MappedTool, OpReport};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("api `{api}`: {source}")]
+    Ingest { api: String, source: IngestError },
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(
+        "api `{0}`: no base URL: the spec has no absolute server URL; set `base_url` (or --base-url)"
+    )]
+    NoBaseUrl(String),
+}
+
+/// One tool, ready to call.
+pub struct ToolEntry {
+    pub mapped: MappedTool,
+    pub tool: Tool,
+    /// Checks arguments before anything goes upstream.
+    pub validator: jsonschema::Validator,
+    /// Checks a JSON 2xx answer before it is offered as `structuredContent`.
+    pub output_validator: Option<jsonschema::Validator>,
+}
+
+/// Counters a human or a dashboard may want.
+#[derive(Default)]
+pub struct ApiStats {
+    /// 2xx JSON answers that did not match the declared output schema (sent as text only).
+    pub output_mismatches: AtomicU64,
+}
+
+/// All tools of one API.
+pub struct ApiCatalog {
+    pub name: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub base_url: url::Url,
+    pub tools: Vec<ToolEntry>,
+    pub by_name: HashMap<String, usize>,
+    /// `tools/list` pages, built once.
+    pub pages: Vec<Arc<[Tool]>>,
+    pub report: Vec<OpReport>,
+    pub diagnostics: Vec<ingest::Diagnostic>,
+    pub stats: ApiStats,
+}
+
+/// The whole servable state: every API by name.
+pub struct Gateway {
+    pub apis: HashMap<String, Arc<ApiCatalog>>,
+    pub order: Vec<String>,
+}
+
+impl Gateway {
+    /// Load every spec of a config and build the catalogs.
+    pub fn build(cfg: &Config) -> Result<Gateway, BuildError> {
+        let mut apis = HashMap::new();
+        let mut order = Vec::new();
+        for api in &cfg.apis {
+            let spec = ingest::load_file(&api.spec).map_err(|source| BuildError::Ingest {
+                api: api.name.clone(),
+                source,
+            })?;
+            let cat = ApiCatalog::build(api, spec, cfg.server.page_size)?;
+            order.push(api.name.clone());
+            apis.insert(api.name.clone(), Arc::new(cat));
+        }
+        Ok(Gateway { apis, order })
+    }
+}
+
+impl ApiCatalog {
+    pub fn build(api: &ApiConfig, spec: ApiSpec, page_size: usize) -> Result<Self, BuildError> {
+        let base = api
+            .base_url
+            .clone()
+            .or_else(|| spec.server_url.clone())
+            .ok_or_else(|| BuildError::NoBaseUrl(api.name.clone()))?;
+        let base_url = check_base_url(&base).map_err(|m| {
+            ConfigError::Invalid(format!("api `{}`: base URL: {m}", api.name))
+        })?;
+        let mapping = mapping::map_api(&spec, api)?;
+        let mut report = mapping.report;
+        let mut tools = Vec::with_capacity(mapping.tools.len());
+        for m in mapping.tools {
+            match compile(&m) {
+                Ok(e) => tools.push(e),
+                Err(msg) => {
+                    // A schema the validator cannot compile: skip this tool, say why.
+                    if let Some(r) = report.iter_mut().find(|r| r.tool.as_deref() == Some(&m.name)) {
+                        r.selected = false;
+                        r.notes.push(format!("skipped: {msg}"));
+                    }
+                }
+            }
+        }
+        let by_name = tools
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.mapped.name.clone(), i))
+            .collect();
+        let pages = tools
+            .chunks(page_size.max(1))
+            .map(|c| c.iter().map(|t| t.tool.clone()).collect::<Arc<[Tool]>>())
+            .collect();
+        Ok(ApiCatalog {
+            name: api.name.clone(),
+            title: spec.title,
+            description: spec.description,
+            base_url,
+            tools,
+            by_name,
+            pages,
+            report,
+            diagnostics: spec.diagnostics,
+            stats: ApiStats::default(),
+        })
+    }
+
+    pub fn tool(&self, name: &str) -> Option<&ToolEntry> {
+        self.by_name.get(name).map(|i| &self.tools[*i])
+    }
+
+    /// Load one spec file and build its catalog (for `inspect` and single-spec `serve`).
+    pub fn from_file(api: &ApiConfig, path: &Path, page_size: usize) -> Result<Self, BuildError> {
+        let spec = ingest::load_file(path).map_err(|source| BuildError::Ingest {
+            api: api.name.clone(),
+            source,
+        })?;
+        Self::build(api, spec, page_size)
+    }
+}
+
+fn compile_schema(schema: &Value) -> Result<jsonschema::Validator, String> {
+    jsonschema::draft202012::options()
+        .should_validate_formats(false)
+        .build(schema)
+        .map_err(|e| format!("schema does not compile: {e}"))
+}
+
+fn compile(m: &MappedTool) -> Result<ToolEntry, String> {
+    let validator = compile_schema(&m.input_schema)?;
+    let output_validator = m.output_schema.as_ref().and_then(|s| compile_schema(s).ok());
+    let as_object = |v: &Value| -> Arc<JsonObject> {
+        Arc::new(match v {
+            Value::Object(o) => o.clone(),
+            _ => JsonObject::new(),
+        })
+    };
+    let method = m.op.method.as_str();
+    let mut ann = ToolAnnotations::with_title(m.title.clone()).open_world(true);
+    match method {
+        "GET" | "HEAD" | "OPTIONS" => ann = ann.read_only(true),
+        "DELETE" => ann = ann.read_only(false).destructive(true).idempotent(true),
+        "PUT" => ann = ann.read_only(false).idempotent(true),
+        _ => ann = ann.read_only(false),
+    }
+    let mut tool = Tool::new(
+        m.name.clone(),
+        m.description.clone(),
+        as_object(&m.input_schema),
+    )
+    .with_title(m.title.clone())
+    .with_annotations(ann);
+    if let (Some(s), Some(_)) = (&m.output_schema, &output_validator) {
+        tool = tool.with_raw_output_schema(as_object(s));
+    }
+    Ok(ToolEntry {
+        mapped: m.clone(),
+        tool,
+        validator,
+        output_validator,
+    })
+}

@@ -1,0 +1,834 @@
+//! Ingest: an OpenAPI 3.0 / 3.1 or Swagger 2.0 document (JSON or YAML) -> one internal
+//! operation model ([`ApiSpec`]), whatever the version.
+//!
+//! The document is read as a plain JSON tree and walked by hand instead of through a typed
+//! OpenAPI crate: no single crate reads all three versions, the typed ones fail a whole document
+//! on one malformed operation, and tool schemas need the raw JSON Schema anyway. Each operation
+//! is normalised on its own; one that cannot be is skipped with a [`Diagnostic`].
+
+pub mod schema;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use indexmap::IndexMap;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use schema::{SchemaError, SchemaTranslator};
+
+/// A whole document could not be read (nothing is served from it).
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("not valid JSON: {0}")]
+    Json(serde_json::Error),
+    #[error("not valid YAML: {0}")]
+    Yaml(String),
+    #[error(
+        "not an OpenAPI document: no `openapi` (3.x) or `swagger` (2.0) version field at the top level"
+    )]
+    NotOpenApi,
+    #[error("unsupported OpenAPI version `{0}` (supported: 2.0, 3.0.x, 3.1.x)")]
+    Version(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum SpecVersion {
+    #[serde(rename = "2.0")]
+    V2,
+    #[serde(rename = "3.0")]
+    V3_0,
+    #[serde(rename = "3.1")]
+    V3_1,
+}
+
+/// Where a parameter goes in the upstream request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Location {
+    Path,
+    Query,
+    Header,
+    Cookie,
+}
+
+/// OpenAPI serialization styles (2.0 `collectionFormat` is mapped onto these).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Style {
+    Simple,
+    Label,
+    Matrix,
+    Form,
+    SpaceDelimited,
+    PipeDelimited,
+    TabDelimited,
+    DeepObject,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Parameter {
+    pub name: String,
+    pub location: Location,
+    pub required: bool,
+    pub description: Option<String>,
+    /// JSON Schema (2020-12) of the value.
+    pub schema: Value,
+    pub style: Style,
+    pub explode: bool,
+    pub allow_reserved: bool,
+}
+
+/// How a request body is encoded upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BodyKind {
+    Json,
+    Form,
+    /// Sent as the given string, unchanged (text, octet-stream, xml, ...).
+    Raw,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestBody {
+    pub content_type: String,
+    pub kind: BodyKind,
+    pub required: bool,
+    pub description: Option<String>,
+    pub schema: Value,
+}
+
+/// One operation, normalised. Schemas are JSON Schema 2020-12 with refs into `defs`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Operation {
+    pub method: String,
+    pub path: String,
+    pub operation_id: Option<String>,
+    pub summary: Option<String>,
+    pub description: Option<String>,
+    pub tags: Vec<String>,
+    pub deprecated: bool,
+    pub parameters: Vec<Parameter>,
+    pub body: Option<RequestBody>,
+    /// Schema of the JSON 2xx response, when there is one.
+    pub output_schema: Option<Value>,
+    /// Scopes named by the operation's (or the document's) OAuth2 / OpenID security requirements.
+    pub scopes: Vec<String>,
+    /// `$defs` every schema of this operation may reference.
+    pub defs: Map<String, Value>,
+    /// Definitions reachable from `output_schema` only.
+    pub output_defs: Map<String, Value>,
+}
+
+/// Something worth telling the user about one operation (or the document).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Diagnostic {
+    /// `METHOD /path` or `document`.
+    pub operation: String,
+    pub message: String,
+    /// True when the operation was skipped because of it.
+    pub skipped: bool,
+}
+
+/// The normalised document.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiSpec {
+    pub version: SpecVersion,
+    pub title: String,
+    pub description: Option<String>,
+    /// The document's own server URL, when it has an absolute one.
+    pub server_url: Option<String>,
+    pub operations: Vec<Operation>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+const METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+/// Read and normalise a document from a file.
+pub fn load_file(path: &Path) -> Result<ApiSpec, IngestError> {
+    let bytes = std::fs::read(path).map_err(|source| IngestError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    parse(&bytes)
+}
+
+/// Parse JSON or YAML bytes into a JSON tree.
+pub fn parse_tree(bytes: &[u8]) -> Result<Value, IngestError> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first == Some(&b'{') {
+        serde_json::from_slice(bytes).map_err(IngestError::Json)
+    } else {
+        yaml_serde::from_slice(bytes).map_err(|e| IngestError::Yaml(e.to_string()))
+    }
+}
+
+/// Read and normalise a document from bytes (JSON or YAML).
+pub fn parse(bytes: &[u8]) -> Result<ApiSpec, IngestError> {
+    let root = parse_tree(bytes)?;
+    normalise(&root)
+}
+
+/// Detect the version of a parsed document.
+pub fn detect_version(root: &Value) -> Result<SpecVersion, IngestError> {
+    let obj = root.as_object().ok_or(IngestError::NotOpenApi)?;
+    if let Some(v) = obj.get("openapi") {
+        let v = scalar_string(v).ok_or(IngestError::NotOpenApi)?;
+        return if v.starts_with("3.0") {
+            Ok(SpecVersion::V3_0)
+        } else if v.starts_with("3.1") || v.starts_with("3.2") {
+            Ok(SpecVersion::V3_1)
+        } else {
+            Err(IngestError::Version(v))
+        };
+    }
+    if let Some(v) = obj.get("swagger") {
+        let v = scalar_string(v).ok_or(IngestError::NotOpenApi)?;
+        return if v == "2.0" || v == "2" {
+            Ok(SpecVersion::V2)
+        } else {
+            Err(IngestError::Version(v))
+        };
+    }
+    Err(IngestError::NotOpenApi)
+}
+
+/// Normalise a parsed document.
+pub fn normalise(root: &Value) -> Result<ApiSpec, IngestError> {
+    let version = detect_version(root)?;
+    let info = root.get("info");
+    let title = info
+        .and_then(|i| i.get("title"))
+        .and_then(Value::as_str)
+        .unwrap_or("API")
+        .to_string();
+    let description = info
+        .and_then(|i| i.get("description"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let mut diagnostics = Vec::new();
+    let mut operations = Vec::new();
+    let mut tr = SchemaTranslator::new(root, version);
+    let global_security = root.get("security");
+    let paths = root.get("paths").and_then(Value::as_object);
+    if paths.is_none() {
+        diagnostics.push(Diagnostic {
+            operation: "document".into(),
+            message: "the document has no `paths`: no operations to expose".into(),
+            skipped: false,
+        });
+    }
+    for (path, item) in paths.into_iter().flatten() {
+        let item = match deref(root, item) {
+            Ok(i) => i,
+            Err(e) => {
+                diagnostics.push(Diagnostic {
+                    operation: format!("* {path}"),
+                    message: format!("path item skipped: {e}"),
+                    skipped: true,
+                });
+                continue;
+            }
+        };
+        let Some(item) = item.as_object() else {
+            continue;
+        };
+        for method in METHODS {
+            let Some(op) = item.get(method) else { continue };
+            let label = format!("{} {path}", method.to_uppercase());
+            let ctx = OpCtx {
+                root,
+                version,
+                path,
+                method,
+                item,
+                op,
+                global_security,
+            };
+            match ctx.build(&mut tr, &mut diagnostics, &label) {
+                Ok(o) => operations.push(o),
+                Err(message) => diagnostics.push(Diagnostic {
+                    operation: label,
+                    message,
+                    skipped: true,
+                }),
+            }
+        }
+    }
+    Ok(ApiSpec {
+        version,
+        title,
+        description,
+        server_url: server_url(root, version),
+        operations,
+        diagnostics,
+    })
+}
+
+fn scalar_string(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// The first absolute server URL, with server variables set to their defaults.
+fn server_url(root: &Value, version: SpecVersion) -> Option<String> {
+    let url = if version == SpecVersion::V2 {
+        let host = root.get("host")?.as_str()?;
+        let scheme = root
+            .get("schemes")
+            .and_then(|s| s.as_array())
+            .and_then(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .find(|s| *s == "https")
+                    .or_else(|| a.first().and_then(Value::as_str))
+            })
+            .unwrap_or("https");
+        let base = root.get("basePath").and_then(Value::as_str).unwrap_or("");
+        format!("{scheme}://{host}{base}")
+    } else {
+        let server = root.get("servers")?.as_array()?.first()?;
+        let mut url = server.get("url")?.as_str()?.to_string();
+        if let Some(vars) = server.get("variables").and_then(Value::as_object) {
+            for (k, v) in vars {
+                if let Some(d) = v.get("default").and_then(scalar_string_ref) {
+                    url = url.replace(&format!("{{{k}}}"), &d);
+                }
+            }
+        }
+        url
+    };
+    (url.starts_with("http://") || url.starts_with("https://"))
+        .then(|| url.trim_end_matches('/').to_string())
+}
+
+fn scalar_string_ref(v: &Value) -> Option<String> {
+    scalar_string(v)
+}
+
+/// Resolve a local JSON pointer such as `#/components/schemas/Pet`.
+pub fn resolve_pointer<'a>(root: &'a Value, r: &str) -> Option<&'a Value> {
+    let ptr = r.strip_prefix('#')?;
+    if ptr.is_empty() {
+        return Some(root);
+    }
+    let decoded = percent_encoding::percent_decode_str(ptr).decode_utf8().ok()?;
+    root.pointer(&decoded)
+}
+
+/// Follow `$ref` on a non-schema object (parameter, path item, request body, response).
+fn deref<'a>(root: &'a Value, mut v: &'a Value) -> Result<&'a Value, String> {
+    for _ in 0..32 {
+        match v.get("$ref").and_then(Value::as_str) {
+            Some(r) if !r.starts_with('#') => {
+                return Err(format!(
+                    "external $ref `{r}` is not supported (only references inside the document)"
+                ));
+            }
+            Some(r) => {
+                v = resolve_pointer(root, r)
+                    .ok_or_else(|| format!("$ref `{r}` does not point at anything in the document"))?
+            }
+            None => return Ok(v),
+        }
+    }
+    Err("$ref chain longer than 32 links (a cycle?)".into())
+}
+
+struct OpCtx<'a> {
+    root: &'a Value,
+    version: SpecVersion,
+    path: &'a str,
+    method: &'a str,
+    item: &'a Map<String, Value>,
+    op: &'a Value,
+    global_security: Option<&'a Value>,
+}
+
+impl<'a> OpCtx<'a> {
+    fn build(
+        &self,
+        tr: &mut SchemaTranslator<'a>,
+        diags: &mut Vec<Diagnostic>,
+        label: &str,
+    ) -> Result<Operation, String> {
+        let op = self
+            .op
+            .as_object()
+            .ok_or("the operation is not an object")?;
+        let text = |k: &str| op.get(k).and_then(Value::as_str).map(str::to_string);
+        let mut deps = BTreeSet::new();
+        let mut translate = |s: &Value, deps: &mut BTreeSet<String>| -> Result<Value, String> {
+            let (v, d) = tr.translate(s).map_err(|e: SchemaError| e.to_string())?;
+            deps.extend(d);
+            Ok(v)
+        };
+
+        // Parameters: path-level first, operation-level overrides by (name, in).
+        let mut raw: IndexMap<(String, String), &Value> = IndexMap::new();
+        for list in [self.item.get("parameters"), op.get("parameters")]
+            .into_iter()
+            .flatten()
+        {
+            let list = list.as_array().ok_or("`parameters` is not a list")?;
+            for p in list {
+                let p = deref(self.root, p).map_err(|e| format!("parameter: {e}"))?;
+                let name = p
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .ok_or("a parameter has no `name`")?;
+                let loc = p
+                    .get("in")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| format!("parameter `{name}` has no `in`"))?;
+                raw.insert((name.to_string(), loc.to_string()), p);
+            }
+        }
+        let mut parameters = Vec::new();
+        let mut form_fields: Vec<(&Value, String)> = Vec::new();
+        let mut body = None;
+        for ((name, loc), p) in &raw {
+            let location = match loc.as_str() {
+                "path" => Location::Path,
+                "query" => Location::Query,
+                "header" => Location::Header,
+                "cookie" => Location::Cookie,
+                "body" if self.version == SpecVersion::V2 => {
+                    let s = p.get("schema").cloned().unwrap_or(Value::Bool(true));
+                    let schema = translate(&s, &mut deps)?;
+                    body = Some(RequestBody {
+                        content_type: "application/json".into(),
+                        kind: BodyKind::Json,
+                        required: p.get("required") == Some(&Value::Bool(true)),
+                        description: p
+                            .get("description")
+                            .and_then(Value::as_str)
+                            .map(str::to_string),
+                        schema,
+                    });
+                    continue;
+                }
+                "formData" if self.version == SpecVersion::V2 => {
+                    form_fields.push((p, name.clone()));
+                    continue;
+                }
+                other => {
+                    return Err(format!(
+                        "parameter `{name}` has an unknown location `in: {other}`"
+                    ));
+                }
+            };
+            if location == Location::Header
+                && ["accept", "content-type", "authorization"]
+                    .contains(&name.to_ascii_lowercase().as_str())
+            {
+                // OpenAPI: these header parameters are ignored (set by the gateway).
+                continue;
+            }
+            let schema_src = if self.version == SpecVersion::V2 {
+                swagger2_param_schema(p)
+            } else if let Some(s) = p.get("schema") {
+                s.clone()
+            } else if let Some(c) = p.get("content").and_then(Value::as_object) {
+                c.values()
+                    .next()
+                    .and_then(|m| m.get("schema"))
+                    .cloned()
+                    .unwrap_or(Value::Bool(true))
+            } else {
+                Value::Bool(true)
+            };
+            let schema = translate(&schema_src, &mut deps)?;
+            let (style, explode) = param_style(p, location, self.version);
+            parameters.push(Parameter {
+                name: name.clone(),
+                location,
+                required: location == Location::Path
+                    || p.get("required") == Some(&Value::Bool(true)),
+                description: p
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                schema,
+                style,
+                explode,
+                allow_reserved: p.get("allowReserved") == Some(&Value::Bool(true)),
+            });
+        }
+        // Every `{name}` in the template needs a path parameter.
+        for seg in path_template_names(self.path) {
+            if !parameters
+                .iter()
+                .any(|p| p.location == Location::Path && p.name == seg)
+            {
+                diags.push(Diagnostic {
+                    operation: label.to_string(),
+                    message: format!(
+                        "path parameter `{seg}` is not declared; it is added as a required string"
+                    ),
+                    skipped: false,
+                });
+                parameters.push(Parameter {
+                    name: seg.to_string(),
+                    location: Location::Path,
+                    required: true,
+                    description: None,
+                    schema: serde_json::json!({"type": "string"}),
+                    style: Style::Simple,
+                    explode: false,
+                    allow_reserved: false,
+                });
+            }
+        }
+
+        if !form_fields.is_empty() {
+            let consumes = op
+                .get("consumes")
+                .or_else(|| self.root.get("consumes"))
+                .and_then(Value::as_array);
+            let multipart = consumes
+                .map(|c| {
+                    c.iter().any(|x| x == "multipart/form-data")
+                        && !c.iter().any(|x| x == "application/x-www-form-urlencoded")
+                })
+                .unwrap_or(false)
+                || form_fields
+                    .iter()
+                    .any(|(p, _)| p.get("type") == Some(&Value::String("file".into())));
+            if multipart {
+                return Err("multipart/form-data request bodies are not supported yet".into());
+            }
+            let mut props = Map::new();
+            let mut required = Vec::new();
+            for (p, name) in &form_fields {
+                let mut s = translate(&swagger2_param_schema(p), &mut deps)?;
+                if let (Some(d), Value::Object(o)) = (p.get("description"), &mut s) {
+                    o.insert("description".into(), d.clone());
+                }
+                props.insert(name.clone(), s);
+                if p.get("required") == Some(&Value::Bool(true)) {
+                    required.push(Value::String(name.clone()));
+                }
+            }
+            let any_required = !required.is_empty();
+            body = Some(RequestBody {
+                content_type: "application/x-www-form-urlencoded".into(),
+                kind: BodyKind::Form,
+                required: any_required,
+                description: None,
+                schema: serde_json::json!({"type": "object", "properties": props, "required": required}),
+            });
+        }
+
+        if let Some(rb) = op.get("requestBody") {
+            let rb = deref(self.root, rb).map_err(|e| format!("requestBody: {e}"))?;
+            let content = rb
+                .get("content")
+                .and_then(Value::as_object)
+                .ok_or("requestBody has no `content`")?;
+            let (ct, media) = pick_request_media(content).ok_or_else(|| {
+                format!(
+                    "no supported request body media type (has: {}); multipart/form-data is not supported yet",
+                    content.keys().cloned().collect::<Vec<_>>().join(", ")
+                )
+            })?;
+            let kind = body_kind(ct);
+            let s = media.get("schema").cloned().unwrap_or(match kind {
+                BodyKind::Raw => serde_json::json!({"type": "string"}),
+                _ => Value::Bool(true),
+            });
+            let schema = translate(&s, &mut deps)?;
+            let schema = if kind == BodyKind::Raw {
+                raw_body_schema(schema)
+            } else {
+                schema
+            };
+            body = Some(RequestBody {
+                content_type: ct.to_string(),
+                kind,
+                required: rb.get("required") == Some(&Value::Bool(true)),
+                description: rb
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                schema,
+            });
+        }
+
+        // Output: the first JSON 2xx response schema.
+        let mut out_deps = BTreeSet::new();
+        let output_schema = match self.success_schema() {
+            Some(s) => match tr.translate(s) {
+                Ok((v, d)) => {
+                    out_deps = d;
+                    Some(v)
+                }
+                Err(e) => {
+                    diags.push(Diagnostic {
+                        operation: label.to_string(),
+                        message: format!("response schema ignored: {e}"),
+                        skipped: false,
+                    });
+                    None
+                }
+            },
+            None => None,
+        };
+        let defs = tr.closure(&deps).map_err(|e| e.to_string())?;
+        let (output_schema, output_defs) = match output_schema {
+            Some(s) => match tr.closure(&out_deps) {
+                Ok(d) => (Some(s), d),
+                Err(e) => {
+                    diags.push(Diagnostic {
+                        operation: label.to_string(),
+                        message: format!("response schema ignored: {e}"),
+                        skipped: false,
+                    });
+                    (None, Map::new())
+                }
+            },
+            None => (None, Map::new()),
+        };
+
+        Ok(Operation {
+            method: self.method.to_uppercase(),
+            path: self.path.to_string(),
+            operation_id: text("operationId").filter(|s| !s.trim().is_empty()),
+            summary: text("summary"),
+            description: text("description"),
+            tags: op
+                .get("tags")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            deprecated: op.get("deprecated") == Some(&Value::Bool(true)),
+            parameters,
+            body,
+            output_schema,
+            scopes: security_scopes(op.get("security").or(self.global_security)),
+            defs,
+            output_defs,
+        })
+    }
+
+    /// Schema of the first 2xx response with a JSON body.
+    fn success_schema(&self) -> Option<&'a Value> {
+        let responses = self.op.get("responses")?.as_object()?;
+        let mut codes: Vec<&String> = responses
+            .keys()
+            .filter(|c| c.starts_with('2') && c.len() == 3)
+            .collect();
+        codes.sort();
+        for code in codes {
+            let r = deref(self.root, &responses[code]).ok()?;
+            if self.version == SpecVersion::V2 {
+                if let Some(s) = r.get("schema") {
+                    return Some(s);
+                }
+                continue;
+            }
+            let content = r.get("content").and_then(Value::as_object)?;
+            if let Some((_, m)) = content.iter().find(|(ct, _)| is_json(ct)) {
+                return m.get("schema");
+            }
+        }
+        None
+    }
+}
+
+fn is_json(ct: &str) -> bool {
+    let ct = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    ct == "application/json" || ct.ends_with("+json") || ct == "*/*"
+}
+
+fn body_kind(ct: &str) -> BodyKind {
+    if is_json(ct) {
+        BodyKind::Json
+    } else if ct.starts_with("application/x-www-form-urlencoded") {
+        BodyKind::Form
+    } else {
+        BodyKind::Raw
+    }
+}
+
+/// Preferred request media type: JSON, then form, then any non-multipart type sent raw.
+fn pick_request_media(content: &Map<String, Value>) -> Option<(&str, &Value)> {
+    let by = |f: &dyn Fn(&str) -> bool| {
+        content
+            .iter()
+            .find(|(ct, _)| f(ct))
+            .map(|(ct, m)| (ct.as_str(), m))
+    };
+    by(&|ct| is_json(ct) && ct != "*/*")
+        .or_else(|| by(&|ct| ct.starts_with("application/x-www-form-urlencoded")))
+        .or_else(|| by(&|ct| !ct.starts_with("multipart/")))
+}
+
+/// A raw body travels as a string; a binary schema becomes a plain string one.
+fn raw_body_schema(schema: Value) -> Value {
+    match schema {
+        Value::Object(mut o) if o.get("type") == Some(&Value::String("string".into())) => {
+            o.remove("format");
+            Value::Object(o)
+        }
+        _ => serde_json::json!({"type": "string"}),
+    }
+}
+
+/// A Swagger 2.0 non-body parameter carries its schema inline.
+fn swagger2_param_schema(p: &Value) -> Value {
+    const KEYS: [&str; 15] = [
+        "type",
+        "format",
+        "items",
+        "enum",
+        "default",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "minLength",
+        "maxLength",
+        "pattern",
+        "minItems",
+        "maxItems",
+        "uniqueItems",
+    ];
+    let mut s = Map::new();
+    if let Some(o) = p.as_object() {
+        for k in KEYS {
+            if let Some(v) = o.get(k) {
+                let v = if k == "items" {
+                    swagger2_param_schema(v)
+                } else {
+                    v.clone()
+                };
+                s.insert(k.to_string(), v);
+            }
+        }
+        if o.get("x-nullable") == Some(&Value::Bool(true)) {
+            s.insert("x-nullable".into(), Value::Bool(true));
+        }
+        if let Some(r) = o.get("$ref") {
+            s.insert("$ref".into(), r.clone());
+        }
+    }
+    Value::Object(s)
+}
+
+fn param_style(p: &Value, loc: Location, version: SpecVersion) -> (Style, bool) {
+    if version == SpecVersion::V2 {
+        let cf = p
+            .get("collectionFormat")
+            .and_then(Value::as_str)
+            .unwrap_or("csv");
+        let style = match (loc, cf) {
+            (Location::Query, "ssv") => Style::SpaceDelimited,
+            (Location::Query, "pipes") => Style::PipeDelimited,
+            (Location::Query, "tsv") => Style::TabDelimited,
+            (Location::Query | Location::Cookie, _) => Style::Form,
+            _ => Style::Simple,
+        };
+        return (style, cf == "multi");
+    }
+    let style = match p.get("style").and_then(Value::as_str) {
+        Some("label") => Style::Label,
+        Some("matrix") => Style::Matrix,
+        Some("form") => Style::Form,
+        Some("spaceDelimited") => Style::SpaceDelimited,
+        Some("pipeDelimited") => Style::PipeDelimited,
+        Some("deepObject") => Style::DeepObject,
+        Some("simple") => Style::Simple,
+        _ => match loc {
+            Location::Query | Location::Cookie => Style::Form,
+            _ => Style::Simple,
+        },
+    };
+    let explode = p
+        .get("explode")
+        .and_then(Value::as_bool)
+        .unwrap_or(style == Style::Form);
+    (style, explode)
+}
+
+/// Names in a path template, e.g. `/pets/{petId}` -> `petId`.
+pub fn path_template_names(path: &str) -> impl Iterator<Item = &str> {
+    path.split('{')
+        .skip(1)
+        .filter_map(|s| s.split_once('}').map(|(n, _)| n))
+}
+
+/// Union of the scopes in a list of security requirement objects.
+fn security_scopes(sec: Option<&Value>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for req in sec.and_then(Value::as_array).into_iter().flatten() {
+        for scopes in req.as_object().into_iter().flat_map(|o| o.values()) {
+            for s in scopes.as_array().into_iter().flatten() {
+                if let Some(s) = s.as_str()
+                    && !out.iter().any(|x| x == s)
+                {
+                    out.push(s.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_openapi_is_one_clear_error() {
+        let e = parse(b"{\"hello\": 1}").unwrap_err();
+        assert!(e.to_string().contains("not an OpenAPI document"), "{e}");
+        let e = parse(b"key: [unclosed").unwrap_err();
+        assert!(e.to_string().starts_with("not valid YAML"), "{e}");
+        let e = parse(b"openapi: 4.0.0").unwrap_err();
+        assert!(e.to_string().contains("unsupported OpenAPI version"), "{e}");
+    }
+
+    #[test]
+    fn swagger2_server_url_and_collection_formats() {
+        let spec = parse(
+            br#"{"swagger":"2.0","info":{"title":"t","version":"1"},"host":"api.example.com",
+            "basePath":"/v1","schemes":["http"],"paths":{"/a":{"get":{"operationId":"a",
+            "parameters":[{"name":"ids","in":"query","type":"array","items":{"type":"integer"},
+            "collectionFormat":"multi"}],"responses":{"200":{"description":"ok"}}}}}}"#,
+        )
+        .unwrap();
+        assert_eq!(spec.server_url.as_deref(), Some("http://api.example.com/v1"));
+        let p = &spec.operations[0].parameters[0];
+        assert_eq!((p.style, p.explode), (Style::Form, true));
+        assert_eq!(
+            p.schema,
+            serde_json::json!({"type":"array","items":{"type":"integer"}})
+        );
+    }
+
+    #[test]
+    fn undeclared_path_parameter_is_added_and_reported() {
+        let spec = parse(
+            br#"{"openapi":"3.0.3","info":{"title":"t","version":"1"},"paths":{"/a/{id}":{"get":{"responses":{}}}}}"#,
+        )
+        .unwrap();
+        assert_eq!(spec.operations[0].parameters[0].name, "id");
+        assert!(spec.diagnostics[0].message.contains("not declared"));
+    }
+}

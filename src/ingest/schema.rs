@@ -1,0 +1,410 @@
+//! OpenAPI schema objects -> JSON Schema 2020-12, the dialect MCP tool schemas use.
+//!
+//! Every local `$ref` becomes `#/$defs/<key>` and the referenced schema is translated once per
+//! document and cached, so recursive schemas stay references instead of expanding forever. A
+//! tool's schema then carries only the `$defs` it reaches ([`SchemaTranslator::closure`]).
+//! OpenAPI 3.0 / Swagger 2.0 quirks are rewritten: `nullable` / `x-nullable` become a `null`
+//! type, boolean `exclusiveMinimum`/`exclusiveMaximum` become numbers, `type: file` becomes a
+//! binary string, `example` becomes `examples`.
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde_json::{Map, Value};
+
+use super::{SpecVersion, resolve_pointer};
+
+/// Why a schema could not be translated (the operation using it is skipped).
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum SchemaError {
+    #[error("external $ref `{0}` is not supported (only references inside the document)")]
+    ExternalRef(String),
+    #[error("$ref `{0}` does not point at anything in the document")]
+    DanglingRef(String),
+    #[error("schema nesting deeper than {0} levels")]
+    TooDeep(usize),
+}
+
+const MAX_DEPTH: usize = 256;
+
+/// A translated component schema: its `$defs` key, the schema, and the refs it uses.
+#[derive(Debug)]
+struct Def {
+    key: String,
+    schema: Result<Value, SchemaError>,
+    deps: BTreeSet<String>,
+}
+
+/// Translates schemas of one document; caches every referenced component schema.
+pub struct SchemaTranslator<'d> {
+    root: &'d Value,
+    version: SpecVersion,
+    /// pointer (e.g. `#/components/schemas/Pet`) -> translated definition
+    defs: HashMap<String, Def>,
+    keys: HashMap<String, String>,
+}
+
+impl<'d> SchemaTranslator<'d> {
+    pub fn new(root: &'d Value, version: SpecVersion) -> Self {
+        Self {
+            root,
+            version,
+            defs: HashMap::new(),
+            keys: HashMap::new(),
+        }
+    }
+
+    /// Translate one schema; returns it with the set of ref pointers it uses directly.
+    pub fn translate(&mut self, schema: &Value) -> Result<(Value, BTreeSet<String>), SchemaError> {
+        let mut deps = BTreeSet::new();
+        let out = self.walk(schema, &mut deps, 0)?;
+        Ok((out, deps))
+    }
+
+    /// Follow a `$ref` chain to the schema it names (for flattening a body object).
+    pub fn deref<'v>(&self, mut schema: &'v Value) -> Option<&'v Value>
+    where
+        'd: 'v,
+    {
+        for _ in 0..32 {
+            match schema.get("$ref").and_then(Value::as_str) {
+                Some(r) => schema = resolve_pointer(self.root, r)?,
+                None => return Some(schema),
+            }
+        }
+        None
+    }
+
+    /// Every `$defs` entry reachable from `deps`, keyed by its `$defs` name, in a stable order.
+    pub fn closure(&mut self, deps: &BTreeSet<String>) -> Result<Map<String, Value>, SchemaError> {
+        let mut seen = BTreeSet::new();
+        let mut stack: Vec<String> = deps.iter().cloned().collect();
+        while let Some(ptr) = stack.pop() {
+            if !seen.insert(ptr.clone()) {
+                continue;
+            }
+            self.ensure_def(&ptr)?;
+            let def = &self.defs[&ptr];
+            if let Err(e) = &def.schema {
+                return Err(e.clone());
+            }
+            stack.extend(def.deps.iter().filter(|d| !seen.contains(*d)).cloned());
+        }
+        let mut out: Vec<(String, Value)> = seen
+            .iter()
+            .map(|p| {
+                let d = &self.defs[p];
+                (d.key.clone(), d.schema.clone().expect("checked above"))
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out.into_iter().collect())
+    }
+
+    fn ensure_def(&mut self, ptr: &str) -> Result<(), SchemaError> {
+        if self.defs.contains_key(ptr) {
+            return Ok(());
+        }
+        let key = self.key_for(ptr);
+        // Insert a placeholder first so a recursive schema finds itself and stops.
+        self.defs.insert(
+            ptr.to_string(),
+            Def {
+                key: key.clone(),
+                schema: Ok(Value::Bool(true)),
+                deps: BTreeSet::new(),
+            },
+        );
+        let root = self.root;
+        let target = resolve_pointer(root, ptr).ok_or_else(|| SchemaError::DanglingRef(ptr.into()));
+        let result = target.and_then(|t| self.translate(t));
+        let def = self.defs.get_mut(ptr).expect("inserted above");
+        match result {
+            Ok((schema, deps)) => {
+                def.schema = Ok(schema);
+                def.deps = deps;
+            }
+            Err(e) => def.schema = Err(e),
+        }
+        Ok(())
+    }
+
+    /// A `$defs` key for a pointer: the component name when it is one, else the escaped pointer.
+    fn key_for(&mut self, ptr: &str) -> String {
+        if let Some(k) = self.keys.get(ptr) {
+            return k.clone();
+        }
+        let short = ptr
+            .strip_prefix("#/components/schemas/")
+            .or_else(|| ptr.strip_prefix("#/definitions/"))
+            .filter(|s| !s.contains('/'))
+            .map(unescape_pointer_token);
+        let mut key = short.unwrap_or_else(|| {
+            ptr.trim_start_matches("#/")
+                .split('/')
+                .map(unescape_pointer_token)
+                .collect::<Vec<_>>()
+                .join(".")
+        });
+        if self.keys.values().any(|k| *k == key) {
+            let mut n = 2;
+            while self.keys.values().any(|k| *k == format!("{key}_{n}")) {
+                n += 1;
+            }
+            key = format!("{key}_{n}");
+        }
+        self.keys.insert(ptr.to_string(), key.clone());
+        key
+    }
+
+    fn walk(
+        &mut self,
+        v: &Value,
+        deps: &mut BTreeSet<String>,
+        depth: usize,
+    ) -> Result<Value, SchemaError> {
+        if depth > MAX_DEPTH {
+            return Err(SchemaError::TooDeep(MAX_DEPTH));
+        }
+        let Value::Object(obj) = v else {
+            // `true`/`false` schemas and anything odd pass through unchanged.
+            return Ok(v.clone());
+        };
+        if let Some(r) = obj.get("$ref").and_then(Value::as_str) {
+            let reference = self.reference(r, deps)?;
+            // In 3.0 and 2.0 siblings of $ref are ignored, except the nullable we honour.
+            let nullable = self.version != SpecVersion::V3_1
+                && (obj.get("nullable") == Some(&Value::Bool(true))
+                    || obj.get("x-nullable") == Some(&Value::Bool(true)));
+            if self.version == SpecVersion::V3_1 && obj.len() > 1 {
+                // 3.1: $ref siblings are real keywords; keep them next to the rewritten ref.
+                let mut out = Map::new();
+                for (k, val) in obj {
+                    if k == "$ref" {
+                        out.insert(k.clone(), reference.clone());
+                    } else {
+                        out.insert(k.clone(), self.walk_keyword(k, val, deps, depth)?);
+                    }
+                }
+                return Ok(Value::Object(out));
+            }
+            let mut out = Map::new();
+            out.insert("$ref".into(), reference);
+            if let Some(d) = obj.get("description") {
+                out.insert("description".into(), d.clone());
+            }
+            if nullable {
+                return Ok(serde_json::json!({"anyOf": [Value::Object(out), {"type": "null"}]}));
+            }
+            return Ok(Value::Object(out));
+        }
+        let mut out = Map::with_capacity(obj.len());
+        for (k, val) in obj {
+            match k.as_str() {
+                // OpenAPI-only annotations with no meaning for a tool's arguments.
+                "xml" | "externalDocs" | "discriminator" | "nullable" | "x-nullable" => {}
+                "example" => {
+                    out.insert("examples".into(), Value::Array(vec![val.clone()]));
+                }
+                "exclusiveMinimum" | "exclusiveMaximum" if val.is_boolean() => {
+                    // Draft 4 style (3.0, 2.0): the bound lives in minimum/maximum.
+                    let bound = if k == "exclusiveMinimum" {
+                        "minimum"
+                    } else {
+                        "maximum"
+                    };
+                    if val == &Value::Bool(true)
+                        && let Some(b) = obj.get(bound)
+                    {
+                        out.insert(k.clone(), b.clone());
+                    }
+                }
+                "minimum" | "maximum"
+                    if obj.get(if k == "minimum" {
+                        "exclusiveMinimum"
+                    } else {
+                        "exclusiveMaximum"
+                    }) == Some(&Value::Bool(true)) => {}
+                "type" if val == "file" => {
+                    out.insert("type".into(), "string".into());
+                    out.insert("format".into(), "binary".into());
+                }
+                k if k.starts_with("x-") => {}
+                _ => {
+                    out.insert(k.clone(), self.walk_keyword(k, val, deps, depth)?);
+                }
+            }
+        }
+        let nullable = obj.get("nullable") == Some(&Value::Bool(true))
+            || obj.get("x-nullable") == Some(&Value::Bool(true));
+        if nullable && self.version != SpecVersion::V3_1 {
+            make_nullable(&mut out);
+        }
+        Ok(Value::Object(out))
+    }
+
+    /// Recurse into the sub-schemas a keyword holds; copy other keyword values as they are.
+    fn walk_keyword(
+        &mut self,
+        k: &str,
+        val: &Value,
+        deps: &mut BTreeSet<String>,
+        depth: usize,
+    ) -> Result<Value, SchemaError> {
+        match k {
+            "properties" | "patternProperties" | "$defs" | "definitions" | "dependentSchemas" => {
+                match val {
+                    Value::Object(m) => {
+                        let mut out = Map::with_capacity(m.len());
+                        for (name, s) in m {
+                            out.insert(name.clone(), self.walk(s, deps, depth + 1)?);
+                        }
+                        Ok(Value::Object(out))
+                    }
+                    other => Ok(other.clone()),
+                }
+            }
+            "items" | "additionalProperties" | "not" | "if" | "then" | "else" | "contains"
+            | "propertyNames" | "unevaluatedItems" | "unevaluatedProperties"
+            | "additionalItems" => match val {
+                Value::Array(a) => Ok(Value::Array(
+                    a.iter()
+                        .map(|s| self.walk(s, deps, depth + 1))
+                        .collect::<Result<_, _>>()?,
+                )),
+                s => self.walk(s, deps, depth + 1),
+            },
+            "allOf" | "anyOf" | "oneOf" | "prefixItems" => match val {
+                Value::Array(a) => Ok(Value::Array(
+                    a.iter()
+                        .map(|s| self.walk(s, deps, depth + 1))
+                        .collect::<Result<_, _>>()?,
+                )),
+                other => Ok(other.clone()),
+            },
+            _ => Ok(val.clone()),
+        }
+    }
+
+    fn reference(&mut self, r: &str, deps: &mut BTreeSet<String>) -> Result<Value, SchemaError> {
+        if !r.starts_with('#') {
+            return Err(SchemaError::ExternalRef(r.to_string()));
+        }
+        if resolve_pointer(self.root, r).is_none() {
+            return Err(SchemaError::DanglingRef(r.to_string()));
+        }
+        deps.insert(r.to_string());
+        let key = self.key_for(r);
+        Ok(Value::String(format!("#/$defs/{}", escape_pointer_token(&key))))
+    }
+}
+
+/// Add `null` to a schema's accepted types (OpenAPI 3.0 `nullable: true`).
+fn make_nullable(out: &mut Map<String, Value>) {
+    match out.get_mut("type") {
+        Some(Value::String(t)) => {
+            let t = std::mem::take(t);
+            out.insert("type".into(), serde_json::json!([t, "null"]));
+        }
+        Some(Value::Array(a)) => {
+            if !a.iter().any(|t| t == "null") {
+                a.push("null".into());
+            }
+        }
+        _ => {}
+    }
+    if let Some(Value::Array(e)) = out.get_mut("enum")
+        && !e.contains(&Value::Null)
+    {
+        e.push(Value::Null);
+    }
+    if !out.contains_key("type") {
+        for k in ["allOf", "oneOf", "anyOf"] {
+            if out.contains_key(k) {
+                let inner = Value::Object(std::mem::take(out));
+                out.insert(
+                    "anyOf".into(),
+                    serde_json::json!([inner, {"type": "null"}]),
+                );
+                return;
+            }
+        }
+    }
+}
+
+fn unescape_pointer_token(t: &str) -> String {
+    let t = t.replace("~1", "/").replace("~0", "~");
+    percent_encoding::percent_decode_str(&t)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+fn escape_pointer_token(t: &str) -> String {
+    t.replace('~', "~0").replace('/', "~1")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn tr(root: &Value, v: SpecVersion, s: &Value) -> (Value, Map<String, Value>) {
+        let mut t = SchemaTranslator::new(root, v);
+        let (out, deps) = t.translate(s).unwrap();
+        let defs = t.closure(&deps).unwrap();
+        (out, defs)
+    }
+
+    #[test]
+    fn nullable_becomes_a_null_type() {
+        let root = json!({});
+        let (out, _) = tr(
+            &root,
+            SpecVersion::V3_0,
+            &json!({"type":"string","nullable":true,"enum":["a"]}),
+        );
+        assert_eq!(out, json!({"type":["string","null"],"enum":["a",null]}));
+    }
+
+    #[test]
+    fn recursive_schema_stays_a_reference() {
+        let root = json!({"components":{"schemas":{"Node":{"type":"object","properties":{
+            "children":{"type":"array","items":{"$ref":"#/components/schemas/Node"}}}}}}});
+        let (out, defs) = tr(
+            &root,
+            SpecVersion::V3_0,
+            &json!({"$ref":"#/components/schemas/Node"}),
+        );
+        assert_eq!(out, json!({"$ref":"#/$defs/Node"}));
+        assert_eq!(
+            defs["Node"]["properties"]["children"]["items"],
+            json!({"$ref":"#/$defs/Node"})
+        );
+        assert_eq!(defs.len(), 1);
+    }
+
+    #[test]
+    fn draft4_exclusive_bounds_become_numbers() {
+        let root = json!({});
+        let (out, _) = tr(
+            &root,
+            SpecVersion::V3_0,
+            &json!({"type":"integer","minimum":1,"exclusiveMinimum":true,"maximum":9}),
+        );
+        assert_eq!(out, json!({"type":"integer","exclusiveMinimum":1,"maximum":9}));
+    }
+
+    #[test]
+    fn dangling_and_external_refs_are_errors() {
+        let root = json!({});
+        let mut t = SchemaTranslator::new(&root, SpecVersion::V3_0);
+        assert_eq!(
+            t.translate(&json!({"$ref":"#/components/schemas/Nope"}))
+                .unwrap_err(),
+            SchemaError::DanglingRef("#/components/schemas/Nope".into())
+        );
+        assert!(matches!(
+            t.translate(&json!({"$ref":"other.yaml#/X"})).unwrap_err(),
+            SchemaError::ExternalRef(_)
+        ));
+    }
+}

@@ -1,0 +1,16 @@
+//! rest2mcp: REST APIs described by OpenAPI, served as MCP servers.
+//!
+//! Data flows one way: [`ingest`] (spec -> operations) -> [`mapping`] (operations -> tools)
+//! -> [`catalog`] (immutable snapshot) -> [`server`] / [`mcp`] / [`upstream`] (requests).
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod ingest;
+pub mod mapping;
+pub mod mcp;
+pub mod report;
+pub mod server;
+pub mod upstream;

@@ -1,0 +1,74 @@
+//! `rest2mcp` binary: telemetry, arguments, run.
+use clap::Parser;
+use tokio_util::sync::CancellationToken;
+
+use rest2mcp::catalog::{ApiCatalog, BuildError};
+use rest2mcp::cli::{Cli, Command};
+use rest2mcp::report;
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "rest2mcp=info,rmcp=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| {
+                rt.block_on(async {
+                    let cfg = args.to_config()?;
+                    let cancel = CancellationToken::new();
+                    let c = cancel.clone();
+                    tokio::spawn(async move {
+                        shutdown_signal().await;
+                        c.cancel();
+                    });
+                    rest2mcp::app::serve(cfg, cancel).await
+                })
+            }),
+        Command::Inspect(args) => inspect(&args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn inspect(args: &rest2mcp::cli::InspectArgs) -> anyhow::Result<()> {
+    let mut api = args.api_config()?;
+    let cat = match ApiCatalog::from_file(&api, &args.spec, 100) {
+        Err(BuildError::NoBaseUrl(_)) => {
+            // inspect needs no backend: show the operations anyway.
+            api.base_url = Some("http://unset.invalid".into());
+            ApiCatalog::from_file(&api, &args.spec, 100)?
+        }
+        other => other?,
+    };
+    if args.json {
+        println!("{}", report::inspect_json(&cat));
+    } else {
+        print!("{}", report::inspect_table(&cat));
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
+        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,604 @@
+//! Mapping: which operations become tools, under which names, with which argument schema.
+//!
+//! Input: an [`ApiSpec`] and the API's config. Output: [`MappedTool`]s (name, description,
+//! input schema and the [`ArgBinding`]s that say where each argument goes upstream) plus a
+//! report line per operation for `inspect` and the start-up log.
+
+pub mod naming;
+
+use std::collections::{HashMap, HashSet};
+
+use globset::{Glob, GlobMatcher};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::config::{ApiConfig, ConfigError};
+use crate::ingest::{ApiSpec, BodyKind, Location, Operation};
+
+/// One include/exclude rule; every field given must match.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Selector {
+    /// operationId, exact or glob (`repos/*`).
+    pub operation_id: Option<String>,
+    /// One of the operation's tags, exact or glob.
+    pub tag: Option<String>,
+    /// Path template glob, e.g. `/pets/**` or `/pets/{petId}`.
+    pub path: Option<String>,
+    /// HTTP method(s), case-insensitive: `GET` or `[GET, HEAD]`.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub method: Vec<String>,
+}
+
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => vec![s],
+        OneOrMany::Many(v) => v,
+    })
+}
+
+/// A selector with its globs compiled.
+pub struct CompiledSelector {
+    operation_id: Option<GlobMatcher>,
+    tag: Option<GlobMatcher>,
+    path: Option<GlobMatcher>,
+    methods: Vec<String>,
+}
+
+impl Selector {
+    pub fn compile(&self) -> Result<CompiledSelector, String> {
+        let glob = |g: &Option<String>| -> Result<Option<GlobMatcher>, String> {
+            g.as_ref()
+                .map(|g| {
+                    // `{` is literal in OpenAPI paths; globset would read it as alternation.
+                    let escaped = g.replace('{', "[{]").replace('}', "[}]");
+                    Glob::new(&escaped)
+                        .map(|g| g.compile_matcher())
+                        .map_err(|e| format!("bad pattern `{g}`: {e}"))
+                })
+                .transpose()
+        };
+        if self.operation_id.is_none()
+            && self.tag.is_none()
+            && self.path.is_none()
+            && self.method.is_empty()
+        {
+            return Err(
+                "an include/exclude rule needs at least one of operation_id, tag, path, method"
+                    .into(),
+            );
+        }
+        Ok(CompiledSelector {
+            operation_id: glob(&self.operation_id)?,
+            tag: glob(&self.tag)?,
+            path: glob(&self.path)?,
+            methods: self.method.iter().map(|m| m.to_ascii_uppercase()).collect(),
+        })
+    }
+}
+
+impl CompiledSelector {
+    pub fn matches(&self, op: &Operation) -> bool {
+        self.operation_id
+            .as_ref()
+            .is_none_or(|g| op.operation_id.as_deref().is_some_and(|id| g.is_match(id)))
+            && self
+                .tag
+                .as_ref()
+                .is_none_or(|g| op.tags.iter().any(|t| g.is_match(t)))
+            && self.path.as_ref().is_none_or(|g| g.is_match(&op.path))
+            && (self.methods.is_empty() || self.methods.contains(&op.method))
+    }
+}
+
+/// Where one tool argument goes in the upstream request.
+#[derive(Debug, Clone, Serialize)]
+pub enum Target {
+    /// The operation's parameter at this index.
+    Param(usize),
+    /// A property of an object request body.
+    BodyField(String),
+    /// The whole request body.
+    Body,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ArgBinding {
+    pub arg: String,
+    pub target: Target,
+}
+
+/// An operation mapped to a tool.
+#[derive(Debug, Clone)]
+pub struct MappedTool {
+    pub name: String,
+    pub title: String,
+    pub description: String,
+    pub input_schema: Value,
+    /// JSON Schema of `structuredContent`, when the 2xx response is a JSON object.
+    pub output_schema: Option<Value>,
+    pub bindings: Vec<ArgBinding>,
+    pub op: Operation,
+}
+
+/// What happened to one operation, for `inspect` and the start-up log.
+#[derive(Debug, Clone, Serialize)]
+pub struct OpReport {
+    pub method: String,
+    pub path: String,
+    pub operation_id: Option<String>,
+    /// Tool name, when the operation could be mapped.
+    pub tool: Option<String>,
+    pub selected: bool,
+    pub notes: Vec<String>,
+}
+
+/// Result of mapping one API.
+#[derive(Debug, Clone, Default)]
+pub struct Mapping {
+    pub tools: Vec<MappedTool>,
+    pub report: Vec<OpReport>,
+}
+
+/// Select, name and shape the tools of one API.
+pub fn map_api(spec: &ApiSpec, api: &ApiConfig) -> Result<Mapping, ConfigError> {
+    let compile = |v: &[Selector]| -> Result<Vec<CompiledSelector>, ConfigError> {
+        v.iter()
+            .map(|s| {
+                s.compile().map_err(|m| {
+                    ConfigError::Invalid(format!("api `{}`: selector: {m}", api.name))
+                })
+            })
+            .collect()
+    };
+    let include = compile(&api.include)?;
+    let exclude = compile(&api.exclude)?;
+
+    // 1. Base names, in document order.
+    let mut report = Vec::new();
+    let mut chosen: Vec<(usize, String, Vec<String>)> = Vec::new(); // (op index, name, notes)
+    let mut used_overrides = HashSet::new();
+    for (i, op) in spec.operations.iter().enumerate() {
+        let selected = (include.is_empty() || include.iter().any(|s| s.matches(op)))
+            && !exclude.iter().any(|s| s.matches(op));
+        let mut notes = Vec::new();
+        let raw = match &op.operation_id {
+            Some(id) => naming::sanitize(id),
+            None => {
+                notes.push("no operationId: name derived from method and path".to_string());
+                naming::from_method_path(&op.method, &op.path)
+            }
+        };
+        let raw = if raw.is_empty() {
+            naming::from_method_path(&op.method, &op.path)
+        } else {
+            raw
+        };
+        let over = op
+            .operation_id
+            .as_deref()
+            .and_then(|id| api.tools.get(id).map(|o| (id, o)))
+            .or_else(|| api.tools.get(&raw).map(|o| (raw.as_str(), o)));
+        let name = match over.and_then(|(_, o)| o.name.clone()) {
+            Some(n) => {
+                if !naming::is_valid(&n) {
+                    return Err(ConfigError::Invalid(format!(
+                        "api `{}`: tool name `{n}` is not valid (1 to {} characters of A-Z a-z 0-9 _ -)",
+                        api.name,
+                        naming::MAX_LEN
+                    )));
+                }
+                n
+            }
+            None => {
+                let short = naming::shorten(&raw, naming::MAX_LEN);
+                if short != raw {
+                    notes.push(format!(
+                        "name `{raw}` is longer than {} characters: shortened to `{short}`",
+                        naming::MAX_LEN
+                    ));
+                }
+                short
+            }
+        };
+        if let Some((key, _)) = over {
+            used_overrides.insert(key.to_string());
+        }
+        if selected {
+            chosen.push((i, name.clone(), notes.clone()));
+        }
+        report.push(OpReport {
+            method: op.method.clone(),
+            path: op.path.clone(),
+            operation_id: op.operation_id.clone(),
+            tool: Some(name),
+            selected,
+            notes,
+        });
+    }
+    if let Some(unused) = api.tools.keys().find(|k| !used_overrides.contains(*k)) {
+        return Err(ConfigError::Invalid(format!(
+            "api `{}`: `tools.{unused}` matches no operationId or tool name in the spec",
+            api.name
+        )));
+    }
+
+    // 2. Collisions: the first holder (document order) keeps a name; later ones get `_2`, `_3`.
+    // Names the user set explicitly are never changed: a clash with one is a config error.
+    let explicit: HashSet<&str> = api
+        .tools
+        .values()
+        .filter_map(|o| o.name.as_deref())
+        .collect();
+    let mut taken: HashMap<String, usize> = HashMap::new();
+    for (i, name, _) in &chosen {
+        if explicit.contains(name.as_str())
+            && let Some(prev) = taken.insert(name.clone(), *i)
+        {
+            return Err(ConfigError::Invalid(format!(
+                "api `{}`: tool name `{name}` is given to two operations ({} and {})",
+                api.name,
+                label(&spec.operations[prev]),
+                label(&spec.operations[*i])
+            )));
+        }
+    }
+    let mut names = HashSet::new();
+    let mut tools = Vec::new();
+    for (i, name, mut notes) in chosen {
+        let mut final_name = name.clone();
+        let explicit_here = explicit.contains(name.as_str()) && taken.get(&name) == Some(&i);
+        if !explicit_here && (names.contains(&final_name) || explicit.contains(name.as_str())) {
+            let mut n = 2;
+            while names.contains(&naming::with_suffix(&name, n))
+                || explicit.contains(naming::with_suffix(&name, n).as_str())
+            {
+                n += 1;
+            }
+            final_name = naming::with_suffix(&name, n);
+            notes.push(format!(
+                "name `{name}` is already taken by another operation: renamed to `{final_name}`"
+            ));
+        }
+        names.insert(final_name.clone());
+        let op = &spec.operations[i];
+        let r = report
+            .iter_mut()
+            .find(|r| r.method == op.method && r.path == op.path)
+            .expect("every operation has a report line");
+        r.tool = Some(final_name.clone());
+        r.notes = notes;
+        let over = op
+            .operation_id
+            .as_deref()
+            .and_then(|id| api.tools.get(id))
+            .or_else(|| api.tools.get(&naming::sanitize(op.operation_id.as_deref().unwrap_or(""))));
+        tools.push(build_tool(op, final_name, over, &mut r.notes));
+    }
+    Ok(Mapping { tools, report })
+}
+
+fn label(op: &Operation) -> String {
+    format!("{} {}", op.method, op.path)
+}
+
+fn build_tool(
+    op: &Operation,
+    name: String,
+    over: Option<&crate::config::ToolOverride>,
+    notes: &mut Vec<String>,
+) -> MappedTool {
+    let (input_schema, bindings) = input_schema(op, notes);
+    let output_schema = op.output_schema.as_ref().and_then(|s| {
+        // MCP requires structuredContent to be an object: only object schemas qualify.
+        let is_object = s.get("type") == Some(&Value::String("object".into()))
+            || s.get("$ref").is_some_and(|r| {
+                r.as_str()
+                    .and_then(|r| r.strip_prefix("#/$defs/"))
+                    .and_then(|k| op.output_defs.get(k))
+                    .is_some_and(|d| d.get("type") == Some(&Value::String("object".into())))
+            });
+        is_object.then(|| {
+            let mut s = match s.clone() {
+                Value::Object(o) => o,
+                _ => Map::new(),
+            };
+            if !op.output_defs.is_empty() {
+                s.insert("$defs".into(), Value::Object(op.output_defs.clone()));
+            }
+            if s.contains_key("$ref") {
+                // A bare `$ref` root is fine for validators but not for every client.
+                let r = s.remove("$ref").expect("checked");
+                let mut wrapped = Map::new();
+                wrapped.insert("type".into(), "object".into());
+                wrapped.insert("allOf".into(), json!([{"$ref": r}]));
+                if let Some(d) = s.remove("$defs") {
+                    wrapped.insert("$defs".into(), d);
+                }
+                s = wrapped;
+            }
+            Value::Object(s)
+        })
+    });
+    let summary = op.summary.clone().filter(|s| !s.trim().is_empty());
+    let description = over
+        .and_then(|o| o.description.clone())
+        .unwrap_or_else(|| {
+            let mut d = match (&summary, &op.description) {
+                (Some(s), Some(d)) if d.trim() != s.trim() => format!("{s}\n\n{d}"),
+                (Some(s), _) => s.clone(),
+                (None, Some(d)) => d.clone(),
+                (None, None) => format!("{} {}", op.method, op.path),
+            };
+            if op.deprecated {
+                d.insert_str(0, "[deprecated] ");
+            }
+            d
+        });
+    let title = over
+        .and_then(|o| o.title.clone())
+        .or(summary)
+        .unwrap_or_else(|| name.clone());
+    MappedTool {
+        name,
+        title,
+        description,
+        input_schema,
+        output_schema,
+        bindings,
+        op: op.clone(),
+    }
+}
+
+/// Argument name for a parameter or body field: the original when it is safe, else sanitised.
+fn arg_name(raw: &str) -> String {
+    let s: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let s = s.trim_matches('_').to_string();
+    let s = if s.is_empty() { "arg".into() } else { s };
+    naming::shorten(&s, 64)
+}
+
+/// One object schema merging path, query, header and cookie parameters and the body.
+/// Clashing names keep the first holder (path, query, header, cookie, body) and suffix the
+/// others with their location (`id_query`, `id_body`).
+fn input_schema(op: &Operation, notes: &mut Vec<String>) -> (Value, Vec<ArgBinding>) {
+    let mut props = Map::new();
+    let mut required = Vec::new();
+    let mut bindings = Vec::new();
+    let mut claim = |raw: &str, suffix: &str, props: &Map<String, Value>| -> String {
+        let base = arg_name(raw);
+        if !props.contains_key(&base) {
+            return base;
+        }
+        let mut n = format!("{base}_{suffix}");
+        let mut i = 2;
+        while props.contains_key(&n) {
+            n = format!("{base}_{suffix}{i}");
+            i += 1;
+        }
+        notes.push(format!(
+            "argument `{raw}` ({suffix}) clashes with another argument: named `{n}`"
+        ));
+        n
+    };
+    let mut order: Vec<usize> = (0..op.parameters.len()).collect();
+    order.sort_by_key(|i| op.parameters[*i].location);
+    for i in order {
+        let p = &op.parameters[i];
+        let loc = match p.location {
+            Location::Path => "path",
+            Location::Query => "query",
+            Location::Header => "header",
+            Location::Cookie => "cookie",
+        };
+        let arg = claim(&p.name, loc, &props);
+        let mut s = p.schema.clone();
+        if let (Some(d), Value::Object(o)) = (&p.description, &mut s)
+            && !o.contains_key("description")
+        {
+            o.insert("description".into(), d.clone().into());
+        }
+        if arg != p.name
+            && let Value::Object(o) = &mut s
+        {
+            let note = format!("(sent as {loc} parameter `{}`)", p.name);
+            let d = o
+                .get("description")
+                .and_then(Value::as_str)
+                .map(|d| format!("{d} {note}"))
+                .unwrap_or(note);
+            o.insert("description".into(), d.into());
+        }
+        props.insert(arg.clone(), s);
+        if p.required {
+            required.push(Value::String(arg.clone()));
+        }
+        bindings.push(ArgBinding {
+            arg,
+            target: Target::Param(i),
+        });
+    }
+    if let Some(body) = &op.body {
+        let flat = flattenable(&body.schema, &op.defs, body.required);
+        match (body.kind, flat) {
+            (BodyKind::Json | BodyKind::Form, Some((fields, req))) => {
+                for (field, s) in fields {
+                    let arg = claim(field, "body", &props);
+                    props.insert(arg.clone(), s.clone());
+                    if req.iter().any(|r| r == field) {
+                        required.push(Value::String(arg.clone()));
+                    }
+                    bindings.push(ArgBinding {
+                        arg,
+                        target: Target::BodyField(field.clone()),
+                    });
+                }
+            }
+            _ => {
+                let arg = claim("body", "body", &props);
+                let mut s = body.schema.clone();
+                if let (Some(d), Value::Object(o)) = (&body.description, &mut s)
+                    && !o.contains_key("description")
+                {
+                    o.insert("description".into(), d.clone().into());
+                }
+                props.insert(arg.clone(), s);
+                if body.required {
+                    required.push(Value::String(arg.clone()));
+                }
+                bindings.push(ArgBinding {
+                    arg,
+                    target: Target::Body,
+                });
+            }
+        }
+    }
+    let mut schema = Map::new();
+    schema.insert("type".into(), "object".into());
+    schema.insert("properties".into(), Value::Object(props));
+    if !required.is_empty() {
+        schema.insert("required".into(), Value::Array(required));
+    }
+    schema.insert("additionalProperties".into(), Value::Bool(false));
+    if !op.defs.is_empty() {
+        schema.insert("$defs".into(), Value::Object(op.defs.clone()));
+    }
+    (Value::Object(schema), bindings)
+}
+
+/// A body object whose properties can become top-level arguments: `(fields, required)`.
+/// Only plain objects with `properties` qualify; an optional body with required fields stays
+/// one `body` argument so "no body" remains expressible.
+fn flattenable<'a>(
+    schema: &'a Value,
+    defs: &'a Map<String, Value>,
+    body_required: bool,
+) -> Option<(Vec<(&'a String, &'a Value)>, Vec<String>)> {
+    let mut s = schema;
+    for _ in 0..8 {
+        match s
+            .get("$ref")
+            .and_then(Value::as_str)
+            .and_then(|r| r.strip_prefix("#/$defs/"))
+        {
+            Some(k) => s = defs.get(&k.replace("~1", "/").replace("~0", "~"))?,
+            None => break,
+        }
+    }
+    let o = s.as_object()?;
+    if o.get("type").is_some_and(|t| t != "object") {
+        return None;
+    }
+    if ["allOf", "anyOf", "oneOf", "$ref", "patternProperties"]
+        .iter()
+        .any(|k| o.contains_key(*k))
+        || o.get("additionalProperties")
+            .is_some_and(|a| a != &Value::Bool(false))
+    {
+        return None;
+    }
+    let props = o.get("properties")?.as_object()?;
+    if props.is_empty() {
+        return None;
+    }
+    let req: Vec<String> = o
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    if !body_required && !req.is_empty() {
+        return None;
+    }
+    Some((props.iter().collect(), req))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest;
+
+    fn api(yaml: &str) -> ApiConfig {
+        yaml_serde::from_str(yaml).unwrap()
+    }
+
+    const SPEC: &str = r#"
+openapi: 3.0.3
+info: {title: t, version: "1"}
+paths:
+  /pets/{id}:
+    get:
+      operationId: pets/get-one
+      tags: [pets]
+      parameters:
+        - {name: id, in: path, required: true, schema: {type: integer}}
+        - {name: id, in: query, schema: {type: string}}
+      responses: {"200": {description: ok}}
+    put:
+      operationId: pets/get-one
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: {type: object, required: [name], properties: {name: {type: string}, id: {type: integer}}}
+      parameters:
+        - {name: id, in: path, required: true, schema: {type: integer}}
+      responses: {"200": {description: ok}}
+  /admin:
+    delete:
+      tags: [admin]
+      responses: {"204": {description: gone}}
+"#;
+
+    #[test]
+    fn clashes_are_suffixed_and_reported() {
+        let spec = ingest::parse(SPEC.as_bytes()).unwrap();
+        let m = map_api(&spec, &api("name: t\nspec: x")).unwrap();
+        let names: Vec<_> = m.tools.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["pets_get-one", "pets_get-one_2", "delete_admin"]);
+        assert!(m.report[1].notes.iter().any(|n| n.contains("already taken")));
+        let get = &m.tools[0].input_schema;
+        assert_eq!(get["properties"]["id_query"]["type"], "string");
+        let put = &m.tools[1].input_schema;
+        assert_eq!(put["required"], json!(["id", "name"]));
+        assert!(put["properties"]["id_body"].is_object());
+    }
+
+    #[test]
+    fn selection_and_overrides() {
+        let spec = ingest::parse(SPEC.as_bytes()).unwrap();
+        let cfg = api(
+            "name: t\nspec: x\ninclude: [{tag: pets}]\nexclude: [{method: PUT}]\ntools:\n  pets/get-one: {name: fetch_pet, description: Fetch}\n",
+        );
+        let m = map_api(&spec, &cfg).unwrap();
+        assert_eq!(m.tools.len(), 1);
+        assert_eq!(m.tools[0].name, "fetch_pet");
+        assert_eq!(m.tools[0].description, "Fetch");
+        let bad = api("name: t\nspec: x\ntools:\n  nope: {name: x}\n");
+        assert!(
+            map_api(&spec, &bad)
+                .unwrap_err()
+                .to_string()
+                .contains("matches no operationId")
+        );
+    }
+}
