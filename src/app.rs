@@ -44,6 +44,7 @@ pub async fn serve(cfg: Config, cancel: CancellationToken) -> anyhow::Result<()>
     let snapshot = Snapshot::new(gateway, &upstream, &cfg.server, &cancel);
     let state = AppState {
         live: Arc::new(ArcSwap::from_pointee(snapshot)),
+        max_request_bytes: cfg.server.max_request_bytes,
     };
     tracing::info!(%addr, ready_ms = started.elapsed().as_millis() as u64, "rest2mcp ready");
     println!("ready on http://{host}");

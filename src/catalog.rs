@@ -91,9 +91,8 @@ impl ApiCatalog {
             .clone()
             .or_else(|| spec.server_url.clone())
             .ok_or_else(|| BuildError::NoBaseUrl(api.name.clone()))?;
-        let base_url = check_base_url(&base).map_err(|m| {
-            ConfigError::Invalid(format!("api `{}`: base URL: {m}", api.name))
-        })?;
+        let base_url = check_base_url(&base)
+            .map_err(|m| ConfigError::Invalid(format!("api `{}`: base URL: {m}", api.name)))?;
         let mapping = mapping::map_api(&spec, api)?;
         let mut report = mapping.report;
         let mut tools = Vec::with_capacity(mapping.tools.len());
@@ -102,7 +101,10 @@ impl ApiCatalog {
                 Ok(e) => tools.push(e),
                 Err(msg) => {
                     // A schema the validator cannot compile: skip this tool, say why.
-                    if let Some(r) = report.iter_mut().find(|r| r.tool.as_deref() == Some(&m.name)) {
+                    if let Some(r) = report
+                        .iter_mut()
+                        .find(|r| r.tool.as_deref() == Some(&m.name))
+                    {
                         r.selected = false;
                         r.notes.push(format!("skipped: {msg}"));
                     }
@@ -155,7 +157,10 @@ fn compile_schema(schema: &Value) -> Result<jsonschema::Validator, String> {
 
 fn compile(m: &MappedTool) -> Result<ToolEntry, String> {
     let validator = compile_schema(&m.input_schema)?;
-    let output_validator = m.output_schema.as_ref().and_then(|s| compile_schema(s).ok());
+    let output_validator = m
+        .output_schema
+        .as_ref()
+        .and_then(|s| compile_schema(s).ok());
     let as_object = |v: &Value| -> Arc<JsonObject> {
         Arc::new(match v {
             Value::Object(o) => o.clone(),

@@ -8,7 +8,11 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::{ApiConfig, Config, ConfigError, ServerConfig, UpstreamConfig};
 
 #[derive(Debug, Parser)]
-#[command(name = "rest2mcp", version, about = "Serve REST APIs described by OpenAPI as MCP servers")]
+#[command(
+    name = "rest2mcp",
+    version,
+    about = "Serve REST APIs described by OpenAPI as MCP servers"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -62,7 +66,10 @@ impl ServeArgs {
         let mut cfg = match &self.config {
             Some(path) => Config::load(path)?,
             None => {
-                let spec = self.spec.clone().expect("clap requires --spec without --config");
+                let spec = self
+                    .spec
+                    .clone()
+                    .expect("clap requires --spec without --config");
                 let cfg = Config {
                     listen: "127.0.0.1:8080".parse().expect("valid literal"),
                     server: ServerConfig::default(),
@@ -83,7 +90,9 @@ impl ServeArgs {
         if let Some(l) = self.listen {
             cfg.listen = l;
         }
-        cfg.server.allowed_hosts.extend(self.allowed_hosts.iter().cloned());
+        cfg.server
+            .allowed_hosts
+            .extend(self.allowed_hosts.iter().cloned());
         Ok(cfg)
     }
 }

@@ -212,7 +212,8 @@ mod tests {
     fn unknown_fields_and_bad_names_are_rejected() {
         let e = yaml_serde::from_str::<Config>("apis: []\nlisten_typo: 1\n").unwrap_err();
         assert!(e.to_string().contains("unknown field"), "{e}");
-        let cfg: Config = yaml_serde::from_str("apis:\n  - name: 'a b'\n    spec: x.yaml\n").unwrap();
+        let cfg: Config =
+            yaml_serde::from_str("apis:\n  - name: 'a b'\n    spec: x.yaml\n").unwrap();
         assert!(cfg.validate().unwrap_err().to_string().contains("a b"));
     }
 }

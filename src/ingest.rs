@@ -322,7 +322,9 @@ pub fn resolve_pointer<'a>(root: &'a Value, r: &str) -> Option<&'a Value> {
     if ptr.is_empty() {
         return Some(root);
     }
-    let decoded = percent_encoding::percent_decode_str(ptr).decode_utf8().ok()?;
+    let decoded = percent_encoding::percent_decode_str(ptr)
+        .decode_utf8()
+        .ok()?;
     root.pointer(&decoded)
 }
 
@@ -336,8 +338,9 @@ fn deref<'a>(root: &'a Value, mut v: &'a Value) -> Result<&'a Value, String> {
                 ));
             }
             Some(r) => {
-                v = resolve_pointer(root, r)
-                    .ok_or_else(|| format!("$ref `{r}` does not point at anything in the document"))?
+                v = resolve_pointer(root, r).ok_or_else(|| {
+                    format!("$ref `{r}` does not point at anything in the document")
+                })?
             }
             None => return Ok(v),
         }
@@ -652,7 +655,12 @@ impl<'a> OpCtx<'a> {
 }
 
 fn is_json(ct: &str) -> bool {
-    let ct = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let ct = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     ct == "application/json" || ct.ends_with("+json") || ct == "*/*"
 }
 
@@ -813,7 +821,10 @@ mod tests {
             "collectionFormat":"multi"}],"responses":{"200":{"description":"ok"}}}}}}"#,
         )
         .unwrap();
-        assert_eq!(spec.server_url.as_deref(), Some("http://api.example.com/v1"));
+        assert_eq!(
+            spec.server_url.as_deref(),
+            Some("http://api.example.com/v1")
+        );
         let p = &spec.operations[0].parameters[0];
         assert_eq!((p.style, p.explode), (Style::Form, true));
         assert_eq!(

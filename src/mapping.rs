@@ -151,9 +151,8 @@ pub fn map_api(spec: &ApiSpec, api: &ApiConfig) -> Result<Mapping, ConfigError> 
     let compile = |v: &[Selector]| -> Result<Vec<CompiledSelector>, ConfigError> {
         v.iter()
             .map(|s| {
-                s.compile().map_err(|m| {
-                    ConfigError::Invalid(format!("api `{}`: selector: {m}", api.name))
-                })
+                s.compile()
+                    .map_err(|m| ConfigError::Invalid(format!("api `{}`: selector: {m}", api.name)))
             })
             .collect()
     };
@@ -278,7 +277,10 @@ pub fn map_api(spec: &ApiSpec, api: &ApiConfig) -> Result<Mapping, ConfigError> 
             .operation_id
             .as_deref()
             .and_then(|id| api.tools.get(id))
-            .or_else(|| api.tools.get(&naming::sanitize(op.operation_id.as_deref().unwrap_or(""))));
+            .or_else(|| {
+                api.tools
+                    .get(&naming::sanitize(op.operation_id.as_deref().unwrap_or("")))
+            });
         tools.push(build_tool(op, final_name, over, &mut r.notes));
     }
     Ok(Mapping { tools, report })
@@ -327,20 +329,18 @@ fn build_tool(
         })
     });
     let summary = op.summary.clone().filter(|s| !s.trim().is_empty());
-    let description = over
-        .and_then(|o| o.description.clone())
-        .unwrap_or_else(|| {
-            let mut d = match (&summary, &op.description) {
-                (Some(s), Some(d)) if d.trim() != s.trim() => format!("{s}\n\n{d}"),
-                (Some(s), _) => s.clone(),
-                (None, Some(d)) => d.clone(),
-                (None, None) => format!("{} {}", op.method, op.path),
-            };
-            if op.deprecated {
-                d.insert_str(0, "[deprecated] ");
-            }
-            d
-        });
+    let description = over.and_then(|o| o.description.clone()).unwrap_or_else(|| {
+        let mut d = match (&summary, &op.description) {
+            (Some(s), Some(d)) if d.trim() != s.trim() => format!("{s}\n\n{d}"),
+            (Some(s), _) => s.clone(),
+            (None, Some(d)) => d.clone(),
+            (None, None) => format!("{} {}", op.method, op.path),
+        };
+        if op.deprecated {
+            d.insert_str(0, "[deprecated] ");
+        }
+        d
+    });
     let title = over
         .and_then(|o| o.title.clone())
         .or(summary)
@@ -475,10 +475,44 @@ fn input_schema(op: &Operation, notes: &mut Vec<String>) -> (Value, Vec<ArgBindi
         schema.insert("required".into(), Value::Array(required));
     }
     schema.insert("additionalProperties".into(), Value::Bool(false));
-    if !op.defs.is_empty() {
-        schema.insert("$defs".into(), Value::Object(op.defs.clone()));
+    let defs = used_defs(&schema, &op.defs);
+    if !defs.is_empty() {
+        schema.insert("$defs".into(), Value::Object(defs));
     }
     (Value::Object(schema), bindings)
+}
+
+/// The `$defs` entries a schema reaches (flattening a body can leave some unused).
+fn used_defs(schema: &Map<String, Value>, defs: &Map<String, Value>) -> Map<String, Value> {
+    fn refs<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+        match v {
+            Value::Object(o) => {
+                if let Some(r) = o.get("$ref").and_then(Value::as_str)
+                    && let Some(k) = r.strip_prefix("#/$defs/")
+                {
+                    out.push(k);
+                }
+                o.values().for_each(|v| refs(v, out));
+            }
+            Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+    let mut keep = std::collections::BTreeSet::new();
+    let mut stack = Vec::new();
+    schema.values().for_each(|v| refs(v, &mut stack));
+    while let Some(k) = stack.pop() {
+        let k = k.replace("~1", "/").replace("~0", "~");
+        if let Some(d) = defs.get(&k)
+            && keep.insert(k)
+        {
+            refs(d, &mut stack);
+        }
+    }
+    defs.iter()
+        .filter(|(k, _)| keep.contains(*k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 /// A body object whose properties can become top-level arguments: `(fields, required)`.
@@ -491,6 +525,12 @@ fn flattenable<'a>(
 ) -> Option<(Vec<(&'a String, &'a Value)>, Vec<String>)> {
     let mut s = schema;
     for _ in 0..8 {
+        // Follow a bare `$ref` only: siblings (3.1) would be lost by flattening.
+        if s.as_object()
+            .is_some_and(|o| o.keys().any(|k| k != "$ref" && k != "description"))
+        {
+            break;
+        }
         match s
             .get("$ref")
             .and_then(Value::as_str)
@@ -575,7 +615,12 @@ paths:
         let m = map_api(&spec, &api("name: t\nspec: x")).unwrap();
         let names: Vec<_> = m.tools.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(names, ["pets_get-one", "pets_get-one_2", "delete_admin"]);
-        assert!(m.report[1].notes.iter().any(|n| n.contains("already taken")));
+        assert!(
+            m.report[1]
+                .notes
+                .iter()
+                .any(|n| n.contains("already taken"))
+        );
         let get = &m.tools[0].input_schema;
         assert_eq!(get["properties"]["id_query"]["type"], "string");
         let put = &m.tools[1].input_schema;

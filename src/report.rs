@@ -35,7 +35,13 @@ pub fn inspect_json(cat: &ApiCatalog) -> String {
 pub fn inspect_table(cat: &ApiCatalog) -> String {
     let mut out = String::new();
     let w_method = 7;
-    let w_path = cat.report.iter().map(|r| r.path.len()).max().unwrap_or(4).clamp(4, 60);
+    let w_path = cat
+        .report
+        .iter()
+        .map(|r| r.path.len())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 60);
     let w_tool = cat
         .report
         .iter()

@@ -26,7 +26,14 @@ type McpService = StreamableHttpService<McpApi, NeverSessionManager>;
 /// What one request sees: the catalogs and the MCP service built for each.
 pub struct Snapshot {
     pub gateway: Gateway,
-    services: HashMap<String, McpService>,
+    services: HashMap<String, Services>,
+}
+
+/// JSON answers for clients that accept them; SSE for the ones that accept only SSE.
+#[derive(Clone)]
+struct Services {
+    json: McpService,
+    sse: McpService,
 }
 
 impl Snapshot {
@@ -40,7 +47,13 @@ impl Snapshot {
         let services = gateway
             .apis
             .iter()
-            .map(|(name, api)| (name.clone(), mcp_service(api, upstream, server, cancel)))
+            .map(|(name, api)| {
+                let svc = Services {
+                    json: mcp_service(api, upstream, server, cancel, true),
+                    sse: mcp_service(api, upstream, server, cancel, false),
+                };
+                (name.clone(), svc)
+            })
             .collect();
         Snapshot { gateway, services }
     }
@@ -51,10 +64,11 @@ fn mcp_service(
     upstream: &Upstream,
     server: &ServerConfig,
     cancel: &CancellationToken,
+    json: bool,
 ) -> McpService {
     let config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(false)
-        .with_json_response(true)
+        .with_json_response(json)
         .with_sse_keep_alive(None)
         .with_allowed_hosts(server.allowed_hosts.clone())
         .with_allowed_origins(server.allowed_origins.clone())
@@ -76,6 +90,8 @@ fn mcp_service(
 #[derive(Clone)]
 pub struct AppState {
     pub live: Arc<ArcSwap<Snapshot>>,
+    /// Largest MCP request body accepted.
+    pub max_request_bytes: usize,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -85,18 +101,91 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn mcp(State(st): State<AppState>, Path(name): Path<String>, req: Request) -> Response {
+async fn mcp(State(st): State<AppState>, Path(name): Path<String>, mut req: Request) -> Response {
     // Clone the service out of the snapshot: this request finishes on the mapping it began with.
     let svc = st.live.load().services.get(&name).cloned();
-    let Some(svc) = svc else {
+    let Some(svcs) = svc else {
         return (
             StatusCode::NOT_FOUND,
             format!("no MCP server named `{name}` here\n"),
         )
             .into_response();
     };
-    match svc.oneshot(req).await {
+    // The spec asks clients to accept both JSON and SSE. Be lenient with those that name only
+    // one (curl, simple scripts): answer in the one they accept.
+    let (json, sse) = accepts(req.headers());
+    if !(json && sse) {
+        req.headers_mut().insert(
+            http::header::ACCEPT,
+            http::HeaderValue::from_static("application/json, text/event-stream"),
+        );
+    }
+    let svc = if sse && !json { svcs.sse } else { svcs.json };
+    // Read the body here (bounded) so a message rmcp cannot decode gets a JSON-RPC error
+    // (-32700 / -32600) instead of a bare 415.
+    let limit = st.max_request_bytes;
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, limit).await {
+        Ok(b) => b,
+        Err(_) => {
+            // The rest of the body stays unread: tell the client this connection is done.
+            return (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                [(http::header::CONNECTION, "close")],
+                format!("request body exceeds {limit} bytes\n"),
+            )
+                .into_response();
+        }
+    };
+    let req = Request::from_parts(parts, Body::from(bytes.clone()));
+    let resp = match svc.oneshot(req).await {
         Ok(resp) => resp.map(Body::new),
         Err(never) => match never {},
+    };
+    if resp.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+        return undecodable(&bytes).unwrap_or(resp);
     }
+    resp
+}
+
+/// The JSON-RPC error for a body rmcp could not decode, when it was meant as JSON-RPC.
+fn undecodable(bytes: &[u8]) -> Option<Response> {
+    let (code, message, id) = match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Err(e) => (-32700, format!("Parse error: {e}"), serde_json::Value::Null),
+        Ok(v) => {
+            let id = v.get("id").cloned().unwrap_or(serde_json::Value::Null);
+            let what = if !v.is_object() {
+                "a JSON-RPC message must be a JSON object".to_string()
+            } else if v.get("jsonrpc") != Some(&serde_json::Value::from("2.0")) {
+                "`jsonrpc` must be \"2.0\"".to_string()
+            } else if v.get("method").is_none_or(|m| !m.is_string()) && v.get("result").is_none() {
+                "a request needs a string `method`".to_string()
+            } else {
+                "the message does not match the MCP schema".to_string()
+            };
+            (-32600, format!("Invalid Request: {what}"), id)
+        }
+    };
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}});
+    Some((StatusCode::BAD_REQUEST, axum::Json(body)).into_response())
+}
+
+/// Whether `Accept` admits JSON and SSE (`*/*` or no header admits both).
+fn accepts(h: &http::HeaderMap) -> (bool, bool) {
+    let (mut json, mut sse, mut any) = (false, false, false);
+    for v in h.get_all(http::header::ACCEPT) {
+        let Ok(v) = v.to_str() else { continue };
+        any = true;
+        for part in v.split(',') {
+            let essence = part.split(';').next().unwrap_or("").trim();
+            if essence == "*/*" {
+                return (true, true);
+            }
+            json |= essence.eq_ignore_ascii_case("application/json")
+                || essence.eq_ignore_ascii_case("application/*");
+            sse |= essence.eq_ignore_ascii_case("text/event-stream")
+                || essence.eq_ignore_ascii_case("text/*");
+        }
+    }
+    if !any { (true, true) } else { (json, sse) }
 }

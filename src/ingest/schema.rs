@@ -263,8 +263,16 @@ impl<'d> SchemaTranslator<'d> {
                     other => Ok(other.clone()),
                 }
             }
-            "items" | "additionalProperties" | "not" | "if" | "then" | "else" | "contains"
-            | "propertyNames" | "unevaluatedItems" | "unevaluatedProperties"
+            "items"
+            | "additionalProperties"
+            | "not"
+            | "if"
+            | "then"
+            | "else"
+            | "contains"
+            | "propertyNames"
+            | "unevaluatedItems"
+            | "unevaluatedProperties"
             | "additionalItems" => match val {
                 Value::Array(a) => Ok(Value::Array(
                     a.iter()
@@ -294,7 +302,10 @@ impl<'d> SchemaTranslator<'d> {
         }
         deps.insert(r.to_string());
         let key = self.key_for(r);
-        Ok(Value::String(format!("#/$defs/{}", escape_pointer_token(&key))))
+        Ok(Value::String(format!(
+            "#/$defs/{}",
+            escape_pointer_token(&key)
+        )))
     }
 }
 
@@ -321,10 +332,7 @@ fn make_nullable(out: &mut Map<String, Value>) {
         for k in ["allOf", "oneOf", "anyOf"] {
             if out.contains_key(k) {
                 let inner = Value::Object(std::mem::take(out));
-                out.insert(
-                    "anyOf".into(),
-                    serde_json::json!([inner, {"type": "null"}]),
-                );
+                out.insert("anyOf".into(), serde_json::json!([inner, {"type": "null"}]));
                 return;
             }
         }
@@ -390,7 +398,10 @@ mod tests {
             SpecVersion::V3_0,
             &json!({"type":"integer","minimum":1,"exclusiveMinimum":true,"maximum":9}),
         );
-        assert_eq!(out, json!({"type":"integer","exclusiveMinimum":1,"maximum":9}));
+        assert_eq!(
+            out,
+            json!({"type":"integer","exclusiveMinimum":1,"maximum":9})
+        );
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub fn sanitize(raw: &str) -> String {
     let mut pending = false;
     for c in raw.chars() {
         if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
-            if pending && !out.is_empty() {
+            if pending && !out.is_empty() && !out.ends_with('_') && c != '_' {
                 out.push('_');
             }
             pending = false;

@@ -85,7 +85,10 @@ pub fn path_value(p: &Parameter, v: &Value) -> Result<String, EncodeError> {
                 let kv: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 format!("{prefix}{}", kv.join(sep))
             } else {
-                let flat: Vec<String> = pairs.iter().flat_map(|(k, v)| [k.clone(), v.clone()]).collect();
+                let flat: Vec<String> = pairs
+                    .iter()
+                    .flat_map(|(k, v)| [k.clone(), v.clone()])
+                    .collect();
                 if named {
                     format!("{prefix}={}", flat.join(","))
                 } else {
@@ -109,14 +112,16 @@ pub fn path_value(p: &Parameter, v: &Value) -> Result<String, EncodeError> {
 }
 
 fn object_pairs(m: &Map<String, Value>) -> Vec<(String, String)> {
-    m.iter()
-        .map(|(k, v)| (enc(k), enc(&scalar(v))))
-        .collect()
+    m.iter().map(|(k, v)| (enc(k), enc(&scalar(v)))).collect()
 }
 
 /// Append one query parameter (encoded) to `out` as `name=value` pairs.
 pub fn query_pairs(p: &Parameter, v: &Value, out: &mut Vec<String>) {
-    let set = if p.allow_reserved { RESERVED_OK } else { STRICT };
+    let set = if p.allow_reserved {
+        RESERVED_OK
+    } else {
+        STRICT
+    };
     let e = |s: &str| utf8_percent_encode(s, set).to_string();
     let name = enc(&p.name);
     match v {
@@ -145,10 +150,7 @@ pub fn query_pairs(p: &Parameter, v: &Value, out: &mut Vec<String>) {
                     .map(|(k, v)| format!("{}={}", enc(k), e(&scalar(v)))),
             ),
             _ => {
-                let flat: Vec<String> = m
-                    .iter()
-                    .flat_map(|(k, v)| [e(k), e(&scalar(v))])
-                    .collect();
+                let flat: Vec<String> = m.iter().flat_map(|(k, v)| [e(k), e(&scalar(v))]).collect();
                 out.push(format!("{name}={}", flat.join(",")));
             }
         },
@@ -232,10 +234,26 @@ mod tests {
     #[test]
     fn query_styles() {
         let mut out = vec![];
-        query_pairs(&param("t", Location::Query, Style::Form, true), &json!(["a b", "c&d"]), &mut out);
-        query_pairs(&param("u", Location::Query, Style::Form, false), &json!([1, 2]), &mut out);
-        query_pairs(&param("v", Location::Query, Style::PipeDelimited, false), &json!([1, 2]), &mut out);
-        query_pairs(&param("f", Location::Query, Style::DeepObject, true), &json!({"x": 1}), &mut out);
+        query_pairs(
+            &param("t", Location::Query, Style::Form, true),
+            &json!(["a b", "c&d"]),
+            &mut out,
+        );
+        query_pairs(
+            &param("u", Location::Query, Style::Form, false),
+            &json!([1, 2]),
+            &mut out,
+        );
+        query_pairs(
+            &param("v", Location::Query, Style::PipeDelimited, false),
+            &json!([1, 2]),
+            &mut out,
+        );
+        query_pairs(
+            &param("f", Location::Query, Style::DeepObject, true),
+            &json!({"x": 1}),
+            &mut out,
+        );
         assert_eq!(out, ["t=a%20b", "t=c%26d", "u=1,2", "v=1|2", "f%5Bx%5D=1"]);
     }
 

@@ -1,0 +1,549 @@
+//! The gateway as a user meets it: the real binary over HTTP, a real HTTP backend behind it.
+
+mod support;
+
+use serde_json::{Value, json};
+use support::{Backend, Gateway, api_config, fixture, is_error, text};
+
+const UPSTREAM: &str = "upstream:\n  timeout_ms: 1000\n  max_response_bytes: 1048576\n";
+
+async fn echo_gateway(extra: &str) -> (Backend, Gateway) {
+    let backend = Backend::start().await;
+    let cfg = format!(
+        "{UPSTREAM}{}",
+        api_config("echo", &fixture("echo.yaml"), &backend.url, extra)
+    );
+    (backend, Gateway::start(&cfg))
+}
+
+#[tokio::test]
+async fn lists_and_calls_with_path_query_header_cookie_and_body() {
+    let (backend, gw) = echo_gateway("").await;
+    let mcp = gw.mcp("echo");
+    mcp.initialize().await;
+    let tools = mcp.list().await;
+    let names: Vec<&str> = tools.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"items_update-item"), "{names:?}");
+    let update = tools
+        .iter()
+        .find(|t| t["name"] == "items_update-item")
+        .unwrap();
+    assert_eq!(
+        update["inputSchema"]["required"],
+        json!(["itemId", "name"]),
+        "path parameter and required body field are required"
+    );
+    assert_eq!(update["annotations"]["idempotentHint"], json!(true));
+
+    let r = mcp
+        .call(
+            "items_update-item",
+            json!({"itemId": "a/../b c", "tags": ["x", "y z"], "dry_run": true,
+                   "X-Trace-Id": "t-1", "session": "s1", "name": "lamp", "price": 9.5}),
+        )
+        .await;
+    assert!(!is_error(&r), "{r}");
+    let seen = backend.last();
+    assert_eq!(seen.method, "PUT");
+    assert_eq!(
+        seen.uri,
+        "/items/a%2F..%2Fb%20c?tags=x&tags=y%20z&dry_run=true"
+    );
+    assert_eq!(seen.header("x-trace-id"), Some("t-1"));
+    assert_eq!(seen.header("cookie"), Some("session=s1"));
+    assert_eq!(seen.header("content-type"), Some("application/json"));
+    let body: Value = serde_json::from_str(&seen.body).unwrap();
+    assert_eq!(body, json!({"name": "lamp", "price": 9.5}));
+    // The answer comes back as text and, being a JSON object, as structured content.
+    assert_eq!(r["structuredContent"]["method"], "PUT");
+}
+
+#[tokio::test]
+async fn form_raw_and_recursive_bodies() {
+    let (backend, gw) = echo_gateway("").await;
+    let mcp = gw.mcp("echo");
+    let r = mcp
+        .call("submitForm", json!({"name": "a b&c", "count": 2}))
+        .await;
+    assert!(!is_error(&r), "{r}");
+    let seen = backend.last();
+    assert_eq!(
+        seen.header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+    assert_eq!(seen.body, "name=a+b%26c&count=2");
+
+    mcp.call("postNote", json!({"body": "hello\nworld"})).await;
+    let seen = backend.last();
+    assert_eq!(seen.header("content-type"), Some("text/plain"));
+    assert_eq!(seen.body, "hello\nworld");
+
+    let tree = json!({"label": "root", "children": [{"label": "leaf", "children": []}]});
+    let r = mcp.call("postTree", tree.clone()).await;
+    assert!(!is_error(&r), "{r}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&backend.last().body).unwrap(),
+        tree
+    );
+    let bad = mcp
+        .call(
+            "postTree",
+            json!({"label": "root", "children": [{"nolabel": 1}]}),
+        )
+        .await;
+    assert!(
+        is_error(&bad),
+        "a recursive schema is still validated deep down: {bad}"
+    );
+}
+
+#[tokio::test]
+async fn invalid_arguments_never_reach_the_backend() {
+    let (backend, gw) = echo_gateway("").await;
+    let mcp = gw.mcp("echo");
+    let r = mcp.call("getStatus", json!({"code": "abc"})).await;
+    assert!(is_error(&r));
+    assert!(
+        text(&r).contains("argument `code`") && text(&r).contains("integer"),
+        "{}",
+        text(&r)
+    );
+    let r = mcp
+        .call(
+            "items_update-item",
+            json!({"itemId": "1", "name": "", "colour": "red"}),
+        )
+        .await;
+    assert!(is_error(&r));
+    assert!(text(&r).contains("argument `name`"), "{}", text(&r));
+    assert!(
+        text(&r).contains("colour"),
+        "unknown arguments are named: {}",
+        text(&r)
+    );
+    let r = mcp
+        .call(
+            "items_update-item",
+            json!({"itemId": "1", "name": "x", "price": 0}),
+        )
+        .await;
+    assert!(is_error(&r), "3.0 exclusiveMinimum: true is enforced: {r}");
+    let r = mcp.call("items_update-item", json!({"itemId": "1"})).await;
+    assert!(
+        text(&r).contains("name"),
+        "missing required is named: {}",
+        text(&r)
+    );
+    let r = mcp
+        .call(
+            "items_update-item",
+            json!({"itemId": "1", "name": "x", "note": null}),
+        )
+        .await;
+    assert!(!is_error(&r), "3.0 nullable accepts null: {r}");
+    assert_eq!(
+        backend.requests().len(),
+        1,
+        "only the valid call went upstream"
+    );
+}
+
+#[tokio::test]
+async fn refuses_dot_segments_and_header_injection() {
+    let (backend, gw) = echo_gateway("").await;
+    let mcp = gw.mcp("echo");
+    let r = mcp
+        .call("items_update-item", json!({"itemId": "..", "name": "x"}))
+        .await;
+    assert!(is_error(&r) && text(&r).contains("must not be"), "{r}");
+    let r = mcp
+        .call(
+            "items_update-item",
+            json!({"itemId": "1", "name": "x", "X-Trace-Id": "a\r\nX-Evil: 1"}),
+        )
+        .await;
+    assert!(is_error(&r) && text(&r).contains("line breaks"), "{r}");
+    assert!(backend.requests().is_empty());
+}
+
+#[tokio::test]
+async fn upstream_failures_are_tool_errors() {
+    let (_backend, gw) = echo_gateway("").await;
+    let mcp = gw.mcp("echo");
+    let r = mcp.call("getStatus", json!({"code": 503})).await;
+    assert!(is_error(&r));
+    assert!(
+        text(&r).contains("503") && text(&r).contains("status 503 Service Unavailable as asked"),
+        "status and a body excerpt: {}",
+        text(&r)
+    );
+    let started = std::time::Instant::now();
+    let r = mcp.call("slow", json!({})).await;
+    assert!(
+        is_error(&r) && text(&r).contains("did not answer within 1000 ms"),
+        "{r}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_millis(2900));
+    let r = mcp.call("big", json!({})).await;
+    assert!(is_error(&r) && text(&r).contains("limit"), "{r}");
+
+    // Nothing listens on the backend port any more.
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let gw2 = Gateway::start(&api_config("echo", &fixture("echo.yaml"), &dead, ""));
+    let r = gw2.mcp("echo").call("slow", json!({})).await;
+    assert!(
+        is_error(&r) && text(&r).contains("cannot reach upstream"),
+        "{r}"
+    );
+}
+
+#[tokio::test]
+async fn structured_content_only_when_the_answer_matches_the_output_schema() {
+    let (_backend, gw) = echo_gateway("").await;
+    let mcp = gw.mcp("echo");
+    let tools = mcp.list().await;
+    let typed = tools.iter().find(|t| t["name"] == "typed").unwrap();
+    assert_eq!(typed["outputSchema"]["required"], json!(["id"]));
+    let good = mcp.call("typed", json!({"shape": "good"})).await;
+    assert_eq!(good["structuredContent"], json!({"id": 7}));
+    let bad = mcp.call("typed", json!({"shape": "bad"})).await;
+    assert!(!is_error(&bad));
+    assert!(bad.get("structuredContent").is_none(), "{bad}");
+    assert!(text(&bad).contains("not-a-number"));
+}
+
+#[tokio::test]
+async fn every_protocol_revision_is_served() {
+    let (_backend, gw) = echo_gateway("").await;
+    for v in ["2025-03-26", "2025-06-18", "2025-11-25"] {
+        let mut mcp = gw.mcp("echo");
+        mcp.version = v.into();
+        let init = mcp.initialize().await;
+        assert_eq!(init["protocolVersion"], v);
+        assert!(init["capabilities"]["tools"].is_object());
+        assert!(mcp.list().await.len() >= 8);
+        let r = mcp.call("getStatus", json!({"code": 200})).await;
+        assert!(!is_error(&r), "{v}: {r}");
+    }
+    // 2026-07-28: no initialize; metadata on every request; method headers.
+    let mcp = gw.mcp("echo");
+    let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                      "io.modelcontextprotocol/clientCapabilities": {},
+                      "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"}});
+    let h = |m: &'static str| vec![("mcp-protocol-version", "2026-07-28"), ("mcp-method", m)];
+    let r = mcp
+        .post_raw(
+            &json!({"jsonrpc":"2.0","id":1,"method":"server/discover","params":{"_meta": meta}})
+                .to_string(),
+            &h("server/discover"),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(
+        r.json()["result"]["supportedVersions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("2026-07-28"))
+    );
+    let r = mcp
+        .post_raw(
+            &json!({"jsonrpc":"2.0","id":2,"method":"tools/list","params":{"_meta": meta}})
+                .to_string(),
+            &h("tools/list"),
+        )
+        .await;
+    let list = r.json();
+    assert!(list["result"]["ttlMs"].is_number(), "{list}");
+    assert!(list["result"]["cacheScope"].is_string(), "{list}");
+    let call = json!({"jsonrpc":"2.0","id":3,"method":"tools/call",
+        "params":{"name":"getStatus","arguments":{"code":200},"_meta": meta}});
+    let mut headers = h("tools/call");
+    headers.push(("mcp-name", "getStatus"));
+    let r = mcp.post_raw(&call.to_string(), &headers).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["result"]["isError"], json!(false));
+    // A Mcp-Name header that contradicts the body is refused.
+    let mut wrong = h("tools/call");
+    wrong.push(("mcp-name", "slow"));
+    let r = mcp.post_raw(&call.to_string(), &wrong).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+}
+
+#[tokio::test]
+async fn malformed_requests_get_clear_json_rpc_errors() {
+    let (_backend, gw) = echo_gateway("").await;
+    let mcp = gw.mcp("echo");
+    let v = [("mcp-protocol-version", "2025-11-25")];
+    let r = mcp.post_raw("{not json", &v).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"]["code"], json!(-32700), "{}", r.text);
+    let r = mcp.post_raw(r#"{"jsonrpc":"2.0","id":1}"#, &v).await;
+    assert!(
+        r.status >= 400 || r.json()["error"].is_object(),
+        "{}",
+        r.text
+    );
+    let r = mcp
+        .post_raw(r#"{"jsonrpc":"2.0","id":1,"method":"no/such"}"#, &v)
+        .await;
+    assert_eq!(r.json()["error"]["code"], json!(-32601), "{}", r.text);
+    let r = mcp
+        .post_raw(
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"nope"}}"#,
+            &v,
+        )
+        .await;
+    assert_eq!(r.json()["error"]["code"], json!(-32602), "{}", r.text);
+    let r = mcp
+        .post_raw(
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"cursor":"zzz"}}"#,
+            &v,
+        )
+        .await;
+    assert_eq!(r.json()["error"]["code"], json!(-32602), "{}", r.text);
+    let r = mcp
+        .post_raw(
+            r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+            &v,
+        )
+        .await;
+    assert_eq!(r.status, 202);
+    let r = mcp
+        .post_raw(
+            r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#,
+            &[("mcp-protocol-version", "1999-01-01")],
+        )
+        .await;
+    assert_eq!(r.status, 400, "unsupported protocol version: {}", r.text);
+    let r = mcp
+        .post_raw(&format!("\"{}\"", "x".repeat(5 * 1024 * 1024)), &v)
+        .await;
+    assert_eq!(r.status, 413);
+    let get = mcp.http.get(&mcp.url).send().await.unwrap();
+    assert_eq!(get.status().as_u16(), 405);
+    let missing = mcp
+        .http
+        .post(format!("{}/mcp/nope", gw.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status().as_u16(), 404);
+}
+
+#[tokio::test]
+async fn sse_only_clients_get_sse() {
+    let (_backend, gw) = echo_gateway("").await;
+    let mcp = gw.mcp("echo");
+    let r = mcp
+        .http
+        .post(&mcp.url)
+        .header("content-type", "application/json")
+        .header("accept", "text/event-stream")
+        .header("mcp-protocol-version", "2025-11-25")
+        .body(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"getStatus","arguments":{"code":200}}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains("data:") && body.contains("\"isError\":false"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn dns_rebinding_is_refused() {
+    let (_backend, gw) = echo_gateway("").await;
+    let mcp = gw.mcp("echo");
+    let v = ("mcp-protocol-version", "2025-11-25");
+    let ping = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+    let r = mcp.post_raw(ping, &[v, ("host", "evil.example.com")]).await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    let r = mcp
+        .post_raw(ping, &[v, ("origin", "https://evil.example.com")])
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    let r = mcp
+        .post_raw(ping, &[v, ("origin", "http://localhost:6274")])
+        .await;
+    assert_eq!(
+        r.status, 200,
+        "a local inspector page is allowed: {}",
+        r.text
+    );
+
+    // An allow-listed public name is accepted.
+    let backend = Backend::start().await;
+    let cfg = format!(
+        "server:\n  allowed_hosts: [mcp.example.com]\n{}",
+        api_config("echo", &fixture("echo.yaml"), &backend.url, "")
+    );
+    let gw2 = Gateway::start(&cfg);
+    let r = gw2
+        .mcp("echo")
+        .post_raw(ping, &[v, ("host", "mcp.example.com")])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+#[tokio::test]
+async fn broken_operations_are_skipped_and_reported() {
+    let (_backend, gw) = echo_gateway("").await;
+    assert!(
+        gw.startup.contains("skipped GET /broken")
+            && gw.startup.contains("#/components/parameters/DoesNotExist"),
+        "{}",
+        gw.startup
+    );
+    assert!(gw.startup.contains("/mcp/echo  8 tools"), "{}", gw.startup);
+    let out = std::process::Command::new(support::bin())
+        .args(["inspect", fixture("echo.yaml").to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["tools"], json!(8));
+    assert_eq!(report["diagnostics"][0]["operation"], "GET /broken");
+    assert_eq!(report["diagnostics"][0]["skipped"], json!(true));
+}
+
+#[tokio::test]
+async fn swagger2_and_openapi31_specs_work() {
+    let backend = Backend::start().await;
+    let cfg = format!(
+        "{}  - name: v31\n    spec: {}\n    base_url: {}\n",
+        api_config("v2", &fixture("petstore-v2.json"), &backend.url, ""),
+        fixture("petstore-v31.yaml").display(),
+        backend.url
+    );
+    let gw = Gateway::start(&cfg);
+    assert!(
+        gw.startup.contains("skipped POST /pets/{petId}/photo"),
+        "{}",
+        gw.startup
+    );
+
+    let v2 = gw.mcp("v2");
+    let r = v2
+        .call("getPet", json!({"petId": 3, "fields": ["name", "tag"]}))
+        .await;
+    assert!(!is_error(&r), "{r}");
+    assert_eq!(backend.last().uri, "/pets/3?fields=name,tag");
+    let r = v2.call("addPet", json!({"name": "rex", "tag": null})).await;
+    assert!(!is_error(&r), "x-nullable accepts null: {r}");
+    assert_eq!(backend.last().body, r#"{"name":"rex","tag":null}"#);
+    v2.call("login", json!({"user": "ann", "remember": true}))
+        .await;
+    assert_eq!(backend.last().body, "user=ann&remember=true");
+
+    let v31 = gw.mcp("v31");
+    let r = v31.call("getPet", json!({"petId": 1, "tag": null})).await;
+    assert!(!is_error(&r), "type arrays: {r}");
+    let r = v31
+        .call(
+            "createPet",
+            json!({"body": {"name": "a", "parent": {"name": "b"}}}),
+        )
+        .await;
+    assert!(!is_error(&r), "{r}");
+    let r = v31
+        .call("createPet", json!({"body": {"name": "a", "extra": 1}}))
+        .await;
+    assert!(
+        is_error(&r),
+        "unevaluatedProperties: false is enforced: {r}"
+    );
+}
+
+#[tokio::test]
+async fn pagination_and_selection_rules() {
+    let backend = Backend::start().await;
+    let cfg = format!(
+        "server:\n  page_size: 3\n{}",
+        api_config(
+            "echo",
+            &fixture("echo.yaml"),
+            &backend.url,
+            "    exclude: [{path: /sl*}, {operation_id: big}]\n    tools:\n      typed: {name: typed_object, description: Fixed}\n"
+        )
+    );
+    let gw = Gateway::start(&cfg);
+    let mcp = gw.mcp("echo");
+    let first = mcp.request("tools/list", json!({})).await;
+    assert_eq!(first["result"]["tools"].as_array().unwrap().len(), 3);
+    assert_eq!(first["result"]["nextCursor"], "1");
+    let all = mcp.list().await;
+    let names: Vec<&str> = all.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(all.len(), 6, "{names:?}");
+    assert!(!names.contains(&"slow") && !names.contains(&"big"));
+    let typed = all.iter().find(|t| t["name"] == "typed_object").unwrap();
+    assert_eq!(typed["description"], "Fixed");
+}
+
+#[tokio::test]
+async fn bad_input_is_one_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_openapi = dir.path().join("x.yaml");
+    std::fs::write(&not_openapi, "hello: world\n").unwrap();
+    let out = std::process::Command::new(support::bin())
+        .args([
+            "serve",
+            "--spec",
+            not_openapi.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not an OpenAPI document"), "{err}");
+
+    let cfg = dir.path().join("c.yaml");
+    std::fs::write(
+        &cfg,
+        "apis:\n  - name: a\n    spec: x.yaml\n    base_url: ftp://x\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(support::bin())
+        .args(["serve", "--config", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("must be http:// or https://"), "{err}");
+}
+
+#[tokio::test]
+async fn single_spec_serve_defaults_name_and_base_url() {
+    let backend = Backend::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("my-api.yaml");
+    let text = std::fs::read_to_string(fixture("petstore-v31.yaml"))
+        .unwrap()
+        .replace("http://127.0.0.1:1", &backend.url);
+    std::fs::write(&spec, text).unwrap();
+    let gw = Gateway::spawn(
+        &[
+            "serve",
+            "--spec",
+            spec.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        dir,
+    );
+    let r = gw.mcp("my-api").call("getPet", json!({"petId": 5})).await;
+    assert!(!is_error(&r), "{r}");
+    assert_eq!(backend.last().uri, "/pets/5");
+}

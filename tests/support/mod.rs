@@ -1,0 +1,301 @@
+//! Test fixtures that read like sentences: a recording REST backend, the real `rest2mcp`
+//! binary started on a config, and a small raw MCP-over-HTTP client.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+/// What the backend received for one request.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    /// Path and query exactly as they arrived on the wire.
+    pub uri: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Seen {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A real HTTP backend on 127.0.0.1:0 that records every request and answers by path:
+/// `/status/{code}` with that status, `/slow` after 3 s, `/big` with 2 MiB, `/typed?shape=`
+/// with a matching or mismatching object, anything else with an echo of the request.
+pub struct Backend {
+    pub url: String,
+    pub seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl Backend {
+    pub async fn start() -> Backend {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let app = Router::new().fallback(record).with_state(seen.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Backend { url, seen }
+    }
+
+    pub fn requests(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    pub fn last(&self) -> Seen {
+        self.requests()
+            .pop()
+            .expect("the backend received a request")
+    }
+}
+
+async fn record(State(seen): State<Arc<Mutex<Vec<Seen>>>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let body: Bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+    let s = Seen {
+        method: parts.method.to_string(),
+        uri: parts.uri.to_string(),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect(),
+        body: String::from_utf8_lossy(&body).into_owned(),
+    };
+    seen.lock().unwrap().push(s.clone());
+    let path = parts.uri.path();
+    if let Some(code) = path.strip_prefix("/status/") {
+        let code = StatusCode::from_u16(code.parse().unwrap_or(500)).unwrap();
+        return (code, format!("{{\"message\":\"status {code} as asked\"}}")).into_response();
+    }
+    match path {
+        "/slow" => {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            "late".into_response()
+        }
+        "/big" => "x".repeat(2 * 1024 * 1024).into_response(),
+        "/typed" => {
+            let body = if parts.uri.query() == Some("shape=bad") {
+                json!({"id": "not-a-number"})
+            } else {
+                json!({"id": 7})
+            };
+            axum::Json(body).into_response()
+        }
+        _ => axum::Json(json!({
+            "method": s.method, "uri": s.uri, "body": s.body,
+        }))
+        .into_response(),
+    }
+}
+
+/// The real binary, serving a config written to a temp dir; killed on drop.
+pub struct Gateway {
+    pub base: String,
+    pub startup: String,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_rest2mcp")
+}
+
+impl Gateway {
+    /// Start `rest2mcp serve --config` on `config` (YAML; `listen` is forced to port 0).
+    pub fn start(config: &str) -> Gateway {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rest2mcp.yaml");
+        std::fs::write(&path, format!("listen: 127.0.0.1:0\n{config}")).unwrap();
+        Self::spawn(&["serve", "--config", path.to_str().unwrap()], dir)
+    }
+
+    pub fn spawn(args: &[&str], dir: tempfile::TempDir) -> Gateway {
+        let mut child = Command::new(bin())
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut startup = String::new();
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                startup.push_str(&line);
+                startup.push('\n');
+                if let Some(base) = line.strip_prefix("ready on ") {
+                    let _ = tx.send(Ok((base.to_string(), startup.clone())));
+                    return;
+                }
+            }
+            let _ = tx.send(Err(startup));
+        });
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(Ok((base, startup))) => Gateway {
+                base,
+                startup,
+                child,
+                _dir: dir,
+            },
+            other => {
+                let _ = child.kill();
+                let out = child.wait_with_output().unwrap();
+                panic!(
+                    "gateway did not start: {other:?}\nstderr: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
+    }
+
+    pub fn mcp(&self, name: &str) -> Mcp {
+        Mcp {
+            url: format!("{}/mcp/{name}", self.base),
+            http: http_client(),
+            version: "2025-11-25".into(),
+        }
+    }
+}
+
+/// A plain HTTP client for tests (the crate builds reqwest without a default TLS provider).
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
+/// The config for one API of `spec` against `backend_url`, plus extra YAML for the API entry.
+pub fn api_config(name: &str, spec: &Path, backend_url: &str, extra: &str) -> String {
+    format!(
+        "apis:\n  - name: {name}\n    spec: {}\n    base_url: {backend_url}\n{extra}",
+        spec.display()
+    )
+}
+
+/// A raw MCP client over HTTP: every request and header is visible to the test.
+pub struct Mcp {
+    pub url: String,
+    pub http: reqwest::Client,
+    pub version: String,
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {} {}", self.status, self.text))
+    }
+}
+
+impl Mcp {
+    pub async fn post_raw(&self, body: &str, headers: &[(&str, &str)]) -> Reply {
+        let mut req = self
+            .http
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(body.to_string());
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let r = req.send().await.unwrap();
+        Reply {
+            status: r.status().as_u16(),
+            headers: r.headers().clone(),
+            text: r.text().await.unwrap(),
+        }
+    }
+
+    /// One JSON-RPC request on the negotiated (handshake) revision.
+    pub async fn request(&self, method: &str, params: Value) -> Value {
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+        let r = self
+            .post_raw(
+                &body.to_string(),
+                &[("mcp-protocol-version", self.version.as_str())],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{method}: {}", r.text);
+        r.json()
+    }
+
+    pub async fn initialize(&self) -> Value {
+        let r = self
+            .request(
+                "initialize",
+                json!({"protocolVersion": self.version, "capabilities": {},
+                       "clientInfo": {"name": "test", "version": "1"}}),
+            )
+            .await;
+        r["result"].clone()
+    }
+
+    pub async fn list(&self) -> Vec<Value> {
+        let mut tools = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let params = match &cursor {
+                Some(c) => json!({"cursor": c}),
+                None => json!({}),
+            };
+            let r = self.request("tools/list", params).await;
+            tools.extend(r["result"]["tools"].as_array().unwrap().iter().cloned());
+            match r["result"]["nextCursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => return tools,
+            }
+        }
+    }
+
+    /// `tools/call`; returns the `result` (a tool result, possibly `isError`).
+    pub async fn call(&self, name: &str, args: Value) -> Value {
+        let r = self
+            .request("tools/call", json!({"name": name, "arguments": args}))
+            .await;
+        assert!(r.get("error").is_none(), "JSON-RPC error: {r}");
+        r["result"].clone()
+    }
+}
+
+/// The text of a tool result's first content block.
+pub fn text(result: &Value) -> &str {
+    result["content"][0]["text"].as_str().unwrap_or("")
+}
+
+pub fn is_error(result: &Value) -> bool {
+    result["isError"] == json!(true)
+}
