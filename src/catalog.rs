@@ -55,6 +55,10 @@ pub struct ApiCatalog {
     pub by_name: HashMap<String, usize>,
     /// `tools/list` pages, built once.
     pub pages: Vec<Arc<[Tool]>>,
+    /// The same pages as serialized `tools/list` results, for revisions before 2026-07-28
+    /// and for 2026-07-28 (with its cache hints).
+    pub list_json_legacy: Vec<Vec<u8>>,
+    pub list_json_modern: Vec<Vec<u8>>,
     pub report: Vec<OpReport>,
     pub diagnostics: Vec<ingest::Diagnostic>,
     pub stats: ApiStats,
@@ -119,7 +123,8 @@ impl ApiCatalog {
         let pages = tools
             .chunks(page_size.max(1))
             .map(|c| c.iter().map(|t| t.tool.clone()).collect::<Arc<[Tool]>>())
-            .collect();
+            .collect::<Vec<_>>();
+        let (list_json_legacy, list_json_modern) = crate::fastpath::serialize_pages(&pages);
         Ok(ApiCatalog {
             name: api.name.clone(),
             title: spec.title,
@@ -128,6 +133,8 @@ impl ApiCatalog {
             tools,
             by_name,
             pages,
+            list_json_legacy,
+            list_json_modern,
             report,
             diagnostics: spec.diagnostics,
             stats: ApiStats::default(),

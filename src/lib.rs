@@ -8,6 +8,7 @@ pub mod app;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod fastpath;
 pub mod ingest;
 pub mod mapping;
 pub mod mcp;

@@ -1,5 +1,10 @@
 //! `rest2mcp` binary: telemetry, arguments, run.
 use clap::Parser;
+
+// mimalloc: measurably cheaper than glibc malloc on the per-call allocation pattern (bench/).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use tokio_util::sync::CancellationToken;
 
 use rest2mcp::catalog::{ApiCatalog, BuildError};

@@ -515,6 +515,9 @@ fn used_defs(schema: &Map<String, Value>, defs: &Map<String, Value>) -> Map<Stri
         .collect()
 }
 
+/// Body fields that become arguments, and the names among them that are required.
+type Flattened<'a> = (Vec<(&'a String, &'a Value)>, Vec<String>);
+
 /// A body object whose properties can become top-level arguments: `(fields, required)`.
 /// Only plain objects with `properties` qualify; an optional body with required fields stays
 /// one `body` argument so "no body" remains expressible.
@@ -522,7 +525,7 @@ fn flattenable<'a>(
     schema: &'a Value,
     defs: &'a Map<String, Value>,
     body_required: bool,
-) -> Option<(Vec<(&'a String, &'a Value)>, Vec<String>)> {
+) -> Option<Flattened<'a>> {
     let mut s = schema;
     for _ in 0..8 {
         // Follow a bare `$ref` only: siblings (3.1) would be lost by flattening.

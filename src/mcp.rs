@@ -95,7 +95,10 @@ impl ServerHandler for McpApi {
 }
 
 /// All schema violations of the arguments, one line each, naming the argument; `None` if valid.
-fn validation_errors(v: &jsonschema::Validator, args: &serde_json::Value) -> Option<String> {
+pub(crate) fn validation_errors(
+    v: &jsonschema::Validator,
+    args: &serde_json::Value,
+) -> Option<String> {
     if v.is_valid(args) {
         return None;
     }

@@ -27,6 +27,8 @@ type McpService = StreamableHttpService<McpApi, NeverSessionManager>;
 pub struct Snapshot {
     pub gateway: Gateway,
     services: HashMap<String, Services>,
+    upstream: Upstream,
+    allowed_hosts: Vec<String>,
 }
 
 /// JSON answers for clients that accept them; SSE for the ones that accept only SSE.
@@ -55,7 +57,12 @@ impl Snapshot {
                 (name.clone(), svc)
             })
             .collect();
-        Snapshot { gateway, services }
+        Snapshot {
+            gateway,
+            services,
+            upstream: upstream.clone(),
+            allowed_hosts: server.allowed_hosts.clone(),
+        }
     }
 }
 
@@ -102,9 +109,9 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn mcp(State(st): State<AppState>, Path(name): Path<String>, mut req: Request) -> Response {
-    // Clone the service out of the snapshot: this request finishes on the mapping it began with.
-    let svc = st.live.load().services.get(&name).cloned();
-    let Some(svcs) = svc else {
+    // Hold this snapshot for the whole request: it finishes on the mapping it began with.
+    let snap = st.live.load_full();
+    let Some(svcs) = snap.services.get(&name).cloned() else {
         return (
             StatusCode::NOT_FOUND,
             format!("no MCP server named `{name}` here\n"),
@@ -137,6 +144,20 @@ async fn mcp(State(st): State<AppState>, Path(name): Path<String>, mut req: Requ
                 .into_response();
         }
     };
+    if svc_is_json(sse, json)
+        && parts.method == http::Method::POST
+        && let Some(api) = snap.gateway.apis.get(&name)
+        && let Some(resp) = crate::fastpath::try_serve(
+            api,
+            &snap.upstream,
+            &snap.allowed_hosts,
+            &parts.headers,
+            &bytes,
+        )
+        .await
+    {
+        return resp;
+    }
     let req = Request::from_parts(parts, Body::from(bytes.clone()));
     let resp = match svc.oneshot(req).await {
         Ok(resp) => resp.map(Body::new),
@@ -146,6 +167,10 @@ async fn mcp(State(st): State<AppState>, Path(name): Path<String>, mut req: Requ
         return undecodable(&bytes).unwrap_or(resp);
     }
     resp
+}
+
+fn svc_is_json(sse: bool, json: bool) -> bool {
+    !(sse && !json)
 }
 
 /// The JSON-RPC error for a body rmcp could not decode, when it was meant as JSON-RPC.

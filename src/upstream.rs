@@ -125,16 +125,16 @@ impl Upstream {
                 Target::Body => whole_body = Some(v),
             }
         }
-        let mut url = String::with_capacity(api.base_url.as_str().len() + path.len() + 32);
-        url.push_str(api.base_url.as_str().trim_end_matches('/'));
-        url.push_str(&path);
+        // Start from the parsed base URL (its host is never re-parsed) and set path and query.
+        let mut url = api.base_url.clone();
+        let base_path = api.base_url.path().trim_end_matches('/');
+        url.set_path(&format!("{base_path}{path}"));
         if !query.is_empty() {
-            url.push('?');
-            url.push_str(&query.join("&"));
+            url.set_query(Some(&query.join("&")));
         }
         let method = reqwest::Method::from_bytes(op.method.as_bytes())
             .map_err(|e| UpstreamError::Http(e.to_string()))?;
-        let mut req = self.client.request(method, &url).headers(headers);
+        let mut req = self.client.request(method, url.clone()).headers(headers);
         req = req.header(reqwest::header::ACCEPT, "application/json, */*;q=0.8");
         if !cookies.is_empty() {
             req = req.header(reqwest::header::COOKIE, cookies.join("; "));
@@ -185,20 +185,15 @@ impl Upstream {
         })
     }
 
-    fn classify(&self, e: reqwest::Error, url: &str) -> UpstreamError {
+    fn classify(&self, e: reqwest::Error, url: &url::Url) -> UpstreamError {
         if e.is_timeout() {
             UpstreamError::Timeout(self.cfg.timeout_ms)
         } else if e.is_connect() {
-            let host = url::Url::parse(url)
-                .ok()
-                .map(|u| {
-                    format!(
-                        "{}:{}",
-                        u.host_str().unwrap_or("?"),
-                        u.port_or_known_default().unwrap_or(0)
-                    )
-                })
-                .unwrap_or_default();
+            let host = format!(
+                "{}:{}",
+                url.host_str().unwrap_or("?"),
+                url.port_or_known_default().unwrap_or(0)
+            );
             let mut reason = e.to_string();
             let mut src = std::error::Error::source(&e);
             while let Some(s) = src {

@@ -547,3 +547,77 @@ async fn single_spec_serve_defaults_name_and_base_url() {
     assert!(!is_error(&r), "{r}");
     assert_eq!(backend.last().uri, "/pets/5");
 }
+
+/// The fast path (no Origin header) and rmcp (same request with an allowed Origin, which the
+/// fast path leaves to rmcp) must give the same answers.
+#[tokio::test]
+async fn fast_path_answers_exactly_as_rmcp_does() {
+    let backend = Backend::start().await;
+    let cfg = format!(
+        "{UPSTREAM}server:\n  page_size: 3\n{}",
+        api_config("echo", &fixture("echo.yaml"), &backend.url, "")
+    );
+    let gw = Gateway::start(&cfg);
+    let mcp = gw.mcp("echo");
+    let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                      "io.modelcontextprotocol/clientCapabilities": {}});
+    let cases: Vec<(&str, Value, Option<&str>)> = vec![
+        (
+            "tools/call",
+            json!({"name": "typed", "arguments": {"shape": "good"}}),
+            None,
+        ),
+        (
+            "tools/call",
+            json!({"name": "typed", "arguments": {"shape": "bad"}}),
+            None,
+        ),
+        (
+            "tools/call",
+            json!({"name": "getStatus", "arguments": {"code": "x"}}),
+            None,
+        ),
+        (
+            "tools/call",
+            json!({"name": "getStatus", "arguments": {"code": 404}}),
+            None,
+        ),
+        ("tools/call", json!({"name": "typed"}), None),
+        ("tools/list", json!({}), None),
+        ("tools/list", json!({"cursor": "2"}), None),
+        (
+            "tools/call",
+            json!({"name": "typed", "arguments": {}, "_meta": meta}),
+            Some("typed"),
+        ),
+        ("tools/list", json!({"_meta": meta}), Some("")),
+        (
+            "tools/list",
+            json!({"cursor": "1", "_meta": meta}),
+            Some(""),
+        ),
+    ];
+    for (method, params, modern_name) in cases {
+        let body = json!({"jsonrpc": "2.0", "id": "req-7", "method": method, "params": params});
+        let mut headers = vec![];
+        if let Some(name) = modern_name {
+            headers.push(("mcp-protocol-version", "2026-07-28"));
+            headers.push(("mcp-method", method));
+            if !name.is_empty() {
+                headers.push(("mcp-name", name));
+            }
+        } else {
+            headers.push(("mcp-protocol-version", "2025-11-25"));
+        }
+        let fast = mcp.post_raw(&body.to_string(), &headers).await;
+        headers.push(("origin", "http://localhost:9999"));
+        let slow = mcp.post_raw(&body.to_string(), &headers).await;
+        assert_eq!(fast.status, 200, "{method} {params}: {}", fast.text);
+        assert_eq!(slow.status, 200, "{method} {params}: {}", slow.text);
+        assert_eq!(fast.json(), slow.json(), "{method} {params}");
+        assert_eq!(
+            fast.headers["content-type"], slow.headers["content-type"],
+            "{method} {params}"
+        );
+    }
+}

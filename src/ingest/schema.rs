@@ -316,11 +316,7 @@ fn make_nullable(out: &mut Map<String, Value>) {
             let t = std::mem::take(t);
             out.insert("type".into(), serde_json::json!([t, "null"]));
         }
-        Some(Value::Array(a)) => {
-            if !a.iter().any(|t| t == "null") {
-                a.push("null".into());
-            }
-        }
+        Some(Value::Array(a)) if !a.iter().any(|t| t == "null") => a.push("null".into()),
         _ => {}
     }
     if let Some(Value::Array(e)) = out.get_mut("enum")
