@@ -127,7 +127,7 @@ async fn mcp(State(st): State<AppState>, Path(name): Path<String>, mut req: Requ
             http::HeaderValue::from_static("application/json, text/event-stream"),
         );
     }
-    let svc = if sse && !json { svcs.sse } else { svcs.json };
+    let svc = if json || !sse { svcs.json } else { svcs.sse };
     // Read the body here (bounded) so a message rmcp cannot decode gets a JSON-RPC error
     // (-32700 / -32600) instead of a bare 415.
     let limit = st.max_request_bytes;
@@ -144,7 +144,8 @@ async fn mcp(State(st): State<AppState>, Path(name): Path<String>, mut req: Requ
                 .into_response();
         }
     };
-    if svc_is_json(sse, json)
+    let json_answer = json || !sse;
+    if json_answer
         && parts.method == http::Method::POST
         && let Some(api) = snap.gateway.apis.get(&name)
         && let Some(resp) = crate::fastpath::try_serve(
@@ -167,10 +168,6 @@ async fn mcp(State(st): State<AppState>, Path(name): Path<String>, mut req: Requ
         return undecodable(&bytes).unwrap_or(resp);
     }
     resp
-}
-
-fn svc_is_json(sse: bool, json: bool) -> bool {
-    !(sse && !json)
 }
 
 /// The JSON-RPC error for a body rmcp could not decode, when it was meant as JSON-RPC.
