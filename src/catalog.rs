@@ -9,10 +9,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
-use rmcp::model::{JsonObject, Tool, ToolAnnotations};
+use rmcp::model::{Tool, ToolAnnotations};
 use serde_json::Value;
 
-use crate::config::{ApiConfig, Config, ConfigError, check_base_url};
+use crate::config::{ApiConfig, Config, ConfigError, ServerConfig, check_base_url};
 use crate::ingest::{self, ApiSpec, IngestError};
 use crate::mapping::{self, MappedTool, OpReport};
 
@@ -80,7 +80,7 @@ impl Gateway {
                 api: api.name.clone(),
                 source,
             })?;
-            let cat = ApiCatalog::build(api, spec, cfg.server.page_size)?;
+            let cat = ApiCatalog::build(api, spec, &cfg.server)?;
             order.push(api.name.clone());
             apis.insert(api.name.clone(), Arc::new(cat));
         }
@@ -89,7 +89,11 @@ impl Gateway {
 }
 
 impl ApiCatalog {
-    pub fn build(api: &ApiConfig, spec: ApiSpec, page_size: usize) -> Result<Self, BuildError> {
+    pub fn build(
+        api: &ApiConfig,
+        spec: ApiSpec,
+        server: &ServerConfig,
+    ) -> Result<Self, BuildError> {
         let base = api
             .base_url
             .clone()
@@ -97,34 +101,36 @@ impl ApiCatalog {
             .ok_or_else(|| BuildError::NoBaseUrl(api.name.clone()))?;
         let base_url = check_base_url(&base)
             .map_err(|m| ConfigError::Invalid(format!("api `{}`: base URL: {m}", api.name)))?;
-        let mapping = mapping::map_api(&spec, api)?;
+        let t = std::time::Instant::now();
+        let mapping = mapping::map_api(&spec, api, server.max_output_schema_bytes)?;
+        let mapped = t.elapsed();
         let mut report = mapping.report;
         let mut tools = Vec::with_capacity(mapping.tools.len());
         for m in mapping.tools {
-            match compile(&m) {
+            let name = m.name.clone();
+            match compile(m) {
                 Ok(e) => tools.push(e),
                 Err(msg) => {
                     // A schema the validator cannot compile: skip this tool, say why.
-                    if let Some(r) = report
-                        .iter_mut()
-                        .find(|r| r.tool.as_deref() == Some(&m.name))
-                    {
+                    if let Some(r) = report.iter_mut().find(|r| r.tool.as_deref() == Some(&name)) {
                         r.selected = false;
                         r.notes.push(format!("skipped: {msg}"));
                     }
                 }
             }
         }
+        let compiled = t.elapsed() - mapped;
         let by_name = tools
             .iter()
             .enumerate()
             .map(|(i, t)| (t.mapped.name.clone(), i))
             .collect();
         let pages = tools
-            .chunks(page_size.max(1))
+            .chunks(server.page_size.max(1))
             .map(|c| c.iter().map(|t| t.tool.clone()).collect::<Arc<[Tool]>>())
             .collect::<Vec<_>>();
         let (list_json_legacy, list_json_modern) = crate::fastpath::serialize_pages(&pages);
+        tracing::debug!(api = %api.name, ?mapped, ?compiled, total = ?t.elapsed(), "catalog");
         Ok(ApiCatalog {
             name: api.name.clone(),
             title: spec.title,
@@ -146,12 +152,16 @@ impl ApiCatalog {
     }
 
     /// Load one spec file and build its catalog (for `inspect` and single-spec `serve`).
-    pub fn from_file(api: &ApiConfig, path: &Path, page_size: usize) -> Result<Self, BuildError> {
+    pub fn from_file(
+        api: &ApiConfig,
+        path: &Path,
+        server: &ServerConfig,
+    ) -> Result<Self, BuildError> {
         let spec = ingest::load_file(path).map_err(|source| BuildError::Ingest {
             api: api.name.clone(),
             source,
         })?;
-        Self::build(api, spec, page_size)
+        Self::build(api, spec, server)
     }
 }
 
@@ -162,18 +172,12 @@ fn compile_schema(schema: &Value) -> Result<jsonschema::Validator, String> {
         .map_err(|e| format!("schema does not compile: {e}"))
 }
 
-fn compile(m: &MappedTool) -> Result<ToolEntry, String> {
-    let validator = compile_schema(&m.input_schema)?;
+fn compile(m: MappedTool) -> Result<ToolEntry, String> {
+    let validator = compile_schema(&Value::Object((*m.input_schema).clone()))?;
     let output_validator = m
         .output_schema
         .as_ref()
-        .and_then(|s| compile_schema(s).ok());
-    let as_object = |v: &Value| -> Arc<JsonObject> {
-        Arc::new(match v {
-            Value::Object(o) => o.clone(),
-            _ => JsonObject::new(),
-        })
-    };
+        .and_then(|s| compile_schema(&Value::Object((**s).clone())).ok());
     let method = m.op.method.as_str();
     let mut ann = ToolAnnotations::with_title(m.title.clone()).open_world(true);
     match method {
@@ -185,15 +189,15 @@ fn compile(m: &MappedTool) -> Result<ToolEntry, String> {
     let mut tool = Tool::new(
         m.name.clone(),
         m.description.clone(),
-        as_object(&m.input_schema),
+        m.input_schema.clone(),
     )
     .with_title(m.title.clone())
     .with_annotations(ann);
     if let (Some(s), Some(_)) = (&m.output_schema, &output_validator) {
-        tool = tool.with_raw_output_schema(as_object(s));
+        tool = tool.with_raw_output_schema(s.clone());
     }
     Ok(ToolEntry {
-        mapped: m.clone(),
+        mapped: m,
         tool,
         validator,
         output_validator,

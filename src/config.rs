@@ -50,6 +50,9 @@ pub struct ServerConfig {
     pub max_request_bytes: usize,
     /// Tools per `tools/list` page.
     pub page_size: usize,
+    /// Output schemas larger than this (serialized, with their `$defs`) are not advertised:
+    /// they bloat `tools/list` and clients compile them; answers stay available as text.
+    pub max_output_schema_bytes: usize,
 }
 
 impl Default for ServerConfig {
@@ -63,6 +66,7 @@ impl Default for ServerConfig {
             ],
             max_request_bytes: 4 * 1024 * 1024,
             page_size: 100,
+            max_output_schema_bytes: 32 * 1024,
         }
     }
 }

@@ -125,6 +125,27 @@ pub struct Operation {
     pub output_defs: Map<String, Value>,
 }
 
+impl Operation {
+    /// A copy without the (possibly large) schemas and `$defs`.
+    pub fn clone_shallow(&self) -> Operation {
+        Operation {
+            method: self.method.clone(),
+            path: self.path.clone(),
+            operation_id: self.operation_id.clone(),
+            summary: self.summary.clone(),
+            description: self.description.clone(),
+            tags: self.tags.clone(),
+            deprecated: self.deprecated,
+            parameters: self.parameters.clone(),
+            body: self.body.clone(),
+            output_schema: None,
+            scopes: self.scopes.clone(),
+            defs: Map::new(),
+            output_defs: Map::new(),
+        }
+    }
+}
+
 /// Something worth telling the user about one operation (or the document).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Diagnostic {
@@ -172,8 +193,13 @@ pub fn parse_tree(bytes: &[u8]) -> Result<Value, IngestError> {
 
 /// Read and normalise a document from bytes (JSON or YAML).
 pub fn parse(bytes: &[u8]) -> Result<ApiSpec, IngestError> {
+    let t = std::time::Instant::now();
     let root = parse_tree(bytes)?;
-    normalise(&root)
+    let parsed = t.elapsed();
+    let rss_parsed = rss_kib();
+    let spec = normalise(&root);
+    tracing::debug!(?parsed, rss_parsed, normalised = ?t.elapsed() - parsed, rss_normalised = rss_kib(), "ingest");
+    spec
 }
 
 /// Detect the version of a parsed document.
@@ -842,4 +868,16 @@ mod tests {
         assert_eq!(spec.operations[0].parameters[0].name, "id");
         assert!(spec.diagnostics[0].message.contains("not declared"));
     }
+}
+
+/// Resident set size in KiB (Linux), for debug logs.
+pub fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
 }

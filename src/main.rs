@@ -50,11 +50,11 @@ fn main() -> std::process::ExitCode {
 
 fn inspect(args: &rest2mcp::cli::InspectArgs) -> anyhow::Result<()> {
     let mut api = args.api_config()?;
-    let cat = match ApiCatalog::from_file(&api, &args.spec, 100) {
+    let cat = match ApiCatalog::from_file(&api, &args.spec, &Default::default()) {
         Err(BuildError::NoBaseUrl(_)) => {
             // inspect needs no backend: show the operations anyway.
             api.base_url = Some("http://unset.invalid".into());
-            ApiCatalog::from_file(&api, &args.spec, 100)?
+            ApiCatalog::from_file(&api, &args.spec, &Default::default())?
         }
         other => other?,
     };

@@ -7,6 +7,7 @@
 pub mod naming;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use globset::{Glob, GlobMatcher};
 use serde::{Deserialize, Serialize};
@@ -120,9 +121,9 @@ pub struct MappedTool {
     pub name: String,
     pub title: String,
     pub description: String,
-    pub input_schema: Value,
+    pub input_schema: Arc<Map<String, Value>>,
     /// JSON Schema of `structuredContent`, when the 2xx response is a JSON object.
-    pub output_schema: Option<Value>,
+    pub output_schema: Option<Arc<Map<String, Value>>>,
     pub bindings: Vec<ArgBinding>,
     pub op: Operation,
 }
@@ -147,7 +148,11 @@ pub struct Mapping {
 }
 
 /// Select, name and shape the tools of one API.
-pub fn map_api(spec: &ApiSpec, api: &ApiConfig) -> Result<Mapping, ConfigError> {
+pub fn map_api(
+    spec: &ApiSpec,
+    api: &ApiConfig,
+    max_output_schema_bytes: usize,
+) -> Result<Mapping, ConfigError> {
     let compile = |v: &[Selector]| -> Result<Vec<CompiledSelector>, ConfigError> {
         v.iter()
             .map(|s| {
@@ -281,7 +286,13 @@ pub fn map_api(spec: &ApiSpec, api: &ApiConfig) -> Result<Mapping, ConfigError> 
                 api.tools
                     .get(&naming::sanitize(op.operation_id.as_deref().unwrap_or("")))
             });
-        tools.push(build_tool(op, final_name, over, &mut r.notes));
+        tools.push(build_tool(
+            op,
+            final_name,
+            over,
+            &mut r.notes,
+            max_output_schema_bytes,
+        ));
     }
     Ok(Mapping { tools, report })
 }
@@ -295,6 +306,7 @@ fn build_tool(
     name: String,
     over: Option<&crate::config::ToolOverride>,
     notes: &mut Vec<String>,
+    max_output_schema_bytes: usize,
 ) -> MappedTool {
     let (input_schema, bindings) = input_schema(op, notes);
     let output_schema = op.output_schema.as_ref().and_then(|s| {
@@ -306,7 +318,20 @@ fn build_tool(
                     .and_then(|k| op.output_defs.get(k))
                     .is_some_and(|d| d.get("type") == Some(&Value::String("object".into())))
             });
-        is_object.then(|| {
+        if !is_object {
+            return None;
+        }
+        let size = serde_json::to_vec(s).map_or(0, |v| v.len())
+            + serde_json::to_vec(&op.output_defs).map_or(0, |v| v.len());
+        if size > max_output_schema_bytes {
+            notes.push(format!(
+                "output schema is {} KiB, over the {} KiB limit (server.max_output_schema_bytes): not advertised, answers are text only",
+                size / 1024,
+                max_output_schema_bytes / 1024
+            ));
+            return None;
+        }
+        Some(()).map(|_| {
             let mut s = match s.clone() {
                 Value::Object(o) => o,
                 _ => Map::new(),
@@ -325,7 +350,7 @@ fn build_tool(
                 }
                 s = wrapped;
             }
-            Value::Object(s)
+            Arc::new(s)
         })
     });
     let summary = op.summary.clone().filter(|s| !s.trim().is_empty());
@@ -345,14 +370,36 @@ fn build_tool(
         .and_then(|o| o.title.clone())
         .or(summary)
         .unwrap_or_else(|| name.clone());
+    // The tool keeps what a call needs; schemas live in the tool's own `inputSchema`.
+    let lean = Operation {
+        defs: Map::new(),
+        output_defs: Map::new(),
+        output_schema: None,
+        parameters: op
+            .parameters
+            .iter()
+            .map(|p| crate::ingest::Parameter {
+                schema: Value::Null,
+                description: None,
+                ..p.clone()
+            })
+            .collect(),
+        body: op.body.as_ref().map(|b| crate::ingest::RequestBody {
+            schema: Value::Null,
+            description: None,
+            ..b.clone()
+        }),
+        description: None,
+        ..op.clone_shallow()
+    };
     MappedTool {
         name,
         title,
         description,
-        input_schema,
+        input_schema: Arc::new(input_schema),
         output_schema,
         bindings,
-        op: op.clone(),
+        op: lean,
     }
 }
 
@@ -376,7 +423,7 @@ fn arg_name(raw: &str) -> String {
 /// One object schema merging path, query, header and cookie parameters and the body.
 /// Clashing names keep the first holder (path, query, header, cookie, body) and suffix the
 /// others with their location (`id_query`, `id_body`).
-fn input_schema(op: &Operation, notes: &mut Vec<String>) -> (Value, Vec<ArgBinding>) {
+fn input_schema(op: &Operation, notes: &mut Vec<String>) -> (Map<String, Value>, Vec<ArgBinding>) {
     let mut props = Map::new();
     let mut required = Vec::new();
     let mut bindings = Vec::new();
@@ -479,7 +526,7 @@ fn input_schema(op: &Operation, notes: &mut Vec<String>) -> (Value, Vec<ArgBindi
     if !defs.is_empty() {
         schema.insert("$defs".into(), Value::Object(defs));
     }
-    (Value::Object(schema), bindings)
+    (schema, bindings)
 }
 
 /// The `$defs` entries a schema reaches (flattening a body can leave some unused).
@@ -580,6 +627,10 @@ mod tests {
     use super::*;
     use crate::ingest;
 
+    fn map_api_t(spec: &ApiSpec, api: &ApiConfig) -> Result<Mapping, ConfigError> {
+        map_api(spec, api, 1 << 20)
+    }
+
     fn api(yaml: &str) -> ApiConfig {
         yaml_serde::from_str(yaml).unwrap()
     }
@@ -615,7 +666,7 @@ paths:
     #[test]
     fn clashes_are_suffixed_and_reported() {
         let spec = ingest::parse(SPEC.as_bytes()).unwrap();
-        let m = map_api(&spec, &api("name: t\nspec: x")).unwrap();
+        let m = map_api_t(&spec, &api("name: t\nspec: x")).unwrap();
         let names: Vec<_> = m.tools.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(names, ["pets_get-one", "pets_get-one_2", "delete_admin"]);
         assert!(
@@ -637,13 +688,13 @@ paths:
         let cfg = api(
             "name: t\nspec: x\ninclude: [{tag: pets}]\nexclude: [{method: PUT}]\ntools:\n  pets/get-one: {name: fetch_pet, description: Fetch}\n",
         );
-        let m = map_api(&spec, &cfg).unwrap();
+        let m = map_api_t(&spec, &cfg).unwrap();
         assert_eq!(m.tools.len(), 1);
         assert_eq!(m.tools[0].name, "fetch_pet");
         assert_eq!(m.tools[0].description, "Fetch");
         let bad = api("name: t\nspec: x\ntools:\n  nope: {name: x}\n");
         assert!(
-            map_api(&spec, &bad)
+            map_api_t(&spec, &bad)
                 .unwrap_err()
                 .to_string()
                 .contains("matches no operationId")

@@ -621,3 +621,79 @@ async fn fast_path_answers_exactly_as_rmcp_does() {
         );
     }
 }
+
+/// The whole GitHub REST API: every operation becomes a tool with a valid, unique name, and
+/// `tools/list` serves all of them.
+#[tokio::test]
+async fn github_rest_api_maps_every_operation() {
+    let spec = support::github_spec();
+    let out = std::process::Command::new(support::bin())
+        .args(["inspect", spec.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ops = report["operations"].as_array().unwrap();
+    assert_eq!(ops.len(), 1223);
+    assert_eq!(report["tools"], json!(1223));
+    assert!(
+        report["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["skipped"] == json!(false)),
+        "{}",
+        report["diagnostics"]
+    );
+    let mut names = std::collections::HashSet::new();
+    for op in ops {
+        let name = op["tool"].as_str().unwrap();
+        assert!(
+            name.len() <= 64
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'),
+            "{name}"
+        );
+        assert!(names.insert(name.to_string()), "duplicate {name}");
+    }
+    // Word boundaries survive: `issues/create-label` stays readable.
+    assert!(names.contains("issues_create-label"));
+    // Shortened names are reported, never silent.
+    for op in ops
+        .iter()
+        .filter(|o| o["operation_id"].as_str().unwrap().len() > 64)
+    {
+        assert!(
+            op["notes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|n| n.as_str().unwrap().contains("shortened")),
+            "{op}"
+        );
+    }
+
+    let backend = Backend::start().await;
+    let gw = Gateway::start(&api_config("github", &spec, &backend.url, ""));
+    let tools = gw.mcp("github").list().await;
+    assert_eq!(tools.len(), 1223);
+    let r = gw
+        .mcp("github")
+        .call(
+            "issues_create-label",
+            json!({"owner": "o", "repo": "r", "name": "bug", "color": "f00"}),
+        )
+        .await;
+    assert!(!is_error(&r), "{r}");
+    let seen = backend.last();
+    assert_eq!(seen.uri, "/repos/o/r/labels");
+    assert_eq!(
+        serde_json::from_str::<Value>(&seen.body).unwrap(),
+        json!({"name": "bug", "color": "f00"})
+    );
+}

@@ -299,3 +299,37 @@ pub fn text(result: &Value) -> &str {
 pub fn is_error(result: &Value) -> bool {
     result["isError"] == json!(true)
 }
+
+/// The GitHub REST API description (npm `@octokit/openapi`, pinned), fetched once into
+/// `target/` with npm; it is 13 MB and not committed.
+pub fn github_spec() -> PathBuf {
+    const VERSION: &str = "23.0.2";
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/github-spec");
+    let spec = dir.join(format!("api.github.com-{VERSION}.json"));
+    if spec.exists() {
+        return spec;
+    }
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = Command::new("npm")
+        .args(["pack", &format!("@octokit/openapi@{VERSION}"), "--silent"])
+        .current_dir(&dir)
+        .output()
+        .expect("npm is needed to fetch the GitHub spec (apt-get install npm)");
+    assert!(
+        out.status.success(),
+        "npm pack @octokit/openapi@{VERSION} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tgz = dir.join(format!("octokit-openapi-{VERSION}.tgz"));
+    let status = Command::new("tar")
+        .args(["xzf", tgz.to_str().unwrap(), "-C", dir.to_str().unwrap()])
+        .arg("package/generated/api.github.com.json")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let tmp = dir.join("spec.partial");
+    std::fs::rename(dir.join("package/generated/api.github.com.json"), &tmp).unwrap();
+    std::fs::rename(&tmp, &spec).unwrap();
+    let _ = std::fs::remove_file(tgz);
+    spec
+}

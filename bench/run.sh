@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# rest2mcp benchmark: the shared harness (../shared/bench) against nginx directly and against the
+# gateway, in one run, plus the GitHub REST spec start-up figures. Prints measured figures next
+# to the limits from issue #3. Loopback only; every load run is bounded in time.
+#
+#   bash bench/run.sh            # full run (about 3 minutes)
+#   DURATION=5 RUNS=1 bash bench/run.sh   # quicker
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SHARED="${SHARED:-$ROOT/../shared/bench}"
+OUT="${OUTDIR:-/tmp/rest2mcp-bench}"
+export OUTDIR="$OUT" DURATION="${DURATION:-10}" RUNS="${RUNS:-3}"
+PORT=18081
+mkdir -p "$OUT/json"
+
+need() { command -v "$1" >/dev/null 2>&1; }
+if ! need wrk || ! need nginx && [ ! -x /usr/sbin/nginx ]; then
+  apt-get update -qq && apt-get install -y -qq nginx-light wrk >/dev/null
+fi
+[ -d "$SHARED" ] || { echo "shared harness not found at $SHARED (set SHARED=)"; exit 2; }
+
+cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml"
+BIN="$ROOT/target/release/rest2mcp"
+
+pids=()
+cleanup() { for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done; bash "$SHARED/backend/nginx.sh" stop >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+
+bash "$SHARED/backend/nginx.sh" start
+
+start_gateway() { # args...; waits for "ready on"; sets GW_PID and READY_S
+  local log="$OUT/gateway.log" t0
+  t0=$(date +%s.%N)
+  "$BIN" serve "$@" --listen "127.0.0.1:$PORT" >"$log" 2>&1 &
+  GW_PID=$!; pids+=("$GW_PID")
+  for _ in $(seq 600); do
+    if grep -q '^ready on' "$log"; then READY_S=$(echo "$(date +%s.%N) - $t0" | bc -l); return 0; fi
+    sleep 0.01
+  done
+  cat "$log"; echo "gateway did not start"; exit 1
+}
+stop_gateway() { kill "$GW_PID" 2>/dev/null || true; wait "$GW_PID" 2>/dev/null || true; }
+
+echo "== nginx direct (the limit)"
+python3 "$SHARED/mcp_load.py" --plain-get http://127.0.0.1:18080/pets/1 -t 1 -c 32 --duration "$DURATION" --runs "$RUNS" \
+  --label nginx-c32 --json-out "$OUT/json/nginx-c32.json" | grep SUMMARY
+python3 "$SHARED/mcp_load.py" --plain-get http://127.0.0.1:18080/pets/1 -t 1 -c 1 --duration "$DURATION" --runs "$RUNS" \
+  --label nginx-c1 --json-out "$OUT/json/nginx-c1.json" | grep SUMMARY
+
+echo "== gateway on the petstore bench spec"
+start_gateway --spec "$SHARED/specs/petstore-bench.yaml" --base-url http://127.0.0.1:18080 --name petstore
+bash "$SHARED/bench_mcp.sh" gateway "http://127.0.0.1:$PORT/mcp/petstore"
+stop_gateway
+
+echo "== GitHub REST API description (13 MB, 1223 operations)"
+GH="$ROOT/target/github-spec/api.github.com-23.0.2.json"
+if [ ! -f "$GH" ]; then
+  mkdir -p "$(dirname "$GH")"
+  (cd "$(dirname "$GH")" && npm pack @octokit/openapi@23.0.2 --silent >/dev/null \
+     && tar xzf octokit-openapi-23.0.2.tgz package/generated/api.github.com.json \
+     && mv package/generated/api.github.com.json "$GH" && rm -rf package octokit-openapi-23.0.2.tgz)
+fi
+start_gateway --spec "$GH" --base-url http://127.0.0.1:18080 --name github
+python3 "$ROOT/bench/list_all.py" "http://127.0.0.1:$PORT/mcp/github" > "$OUT/json/github-list.json"
+HWM=$(awk '/VmHWM/ {print $2}' "/proc/$GW_PID/status")
+stop_gateway
+
+python3 - "$OUT" "$READY_S" "$HWM" <<'PY'
+import json, sys
+out, ready, hwm = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+j = lambda n: json.load(open(f"{out}/json/{n}.json"))
+n32, n1 = j("nginx-c32"), j("nginx-c1")
+g32, g1 = j("gateway-c32"), j("gateway-c1")
+try: gm = j("gateway-modern")
+except Exception: gm = None
+gl = j("github-list")
+rows = [
+  ("tools/call c32 / nginx-direct c32", f"{g32['rps_median']:.0f} / {n32['rps_median']:.0f} req/s = {100*g32['rps_median']/n32['rps_median']:.1f}%", ">= 35%"),
+  ("added p50 latency at c1", f"{g1['p50_ms']:.3f} - {n1['p50_ms']:.3f} = {g1['p50_ms']-n1['p50_ms']:.3f} ms", "< 0.3 ms"),
+  ("tools/call c32, protocol 2026-07-28", f"{gm['rps_median']:.0f} req/s" if gm else "skipped", "-"),
+  ("errors (non2xx + bad bodies + socket)", str(sum(x['non2xx_total']+x['bad_body_total']+x['socket_errors_total'] for x in [g32, g1] + ([gm] if gm else []))), "0"),
+  ("GitHub spec: ready after", f"{ready:.3f} s", "< 0.5 s"),
+  ("GitHub spec: tools/list, all pages", f"{gl['ms']:.1f} ms ({gl['tools']} tools, {gl['pages']} pages, {gl['bytes']/1048576:.2f} MiB)", "< 20 ms"),
+  ("GitHub spec: peak RSS", f"{hwm/1024:.1f} MiB", "< 80 MiB"),
+]
+w = max(len(r[0]) for r in rows); v = max(len(r[1]) for r in rows)
+print(f"\n{'measure':<{w}}  {'measured (this run)':<{v}}  limit")
+for a, b, c in rows: print(f"{a:<{w}}  {b:<{v}}  {c}")
+PY
