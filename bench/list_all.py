@@ -21,7 +21,7 @@ def all_pages():
     while True:
         raw = page(cursor)
         raws.append(raw)
-        m = CURSOR.search(raw, max(0, len(raw) - 256))
+        m = CURSOR.search(raw[:300])
         if not m:
             return raws
         cursor = m.group(1).decode()
