@@ -6,8 +6,8 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, OnceLock};
 
 use rmcp::model::{Tool, ToolAnnotations};
 use serde_json::Value;
@@ -30,12 +30,43 @@ pub enum BuildError {
 
 /// One tool, ready to call.
 pub struct ToolEntry {
+    /// Name, bindings and the lean operation; its schemas are emptied once compiled (they
+    /// live on, serialized, in `json`).
     pub mapped: MappedTool,
-    pub tool: Tool,
+    /// The tool definition as served in `tools/list`, serialized once.
+    pub json: Vec<u8>,
     /// Checks arguments before anything goes upstream.
     pub validator: jsonschema::Validator,
-    /// Checks a JSON 2xx answer before it is offered as `structuredContent`.
-    pub output_validator: Option<jsonschema::Validator>,
+    /// Checks a JSON 2xx answer before it is offered as `structuredContent`. Compiled on the
+    /// first JSON answer (once per mapping): output schemas are most of a large API's schema
+    /// volume, and most tools of a large API are never called.
+    output_validator: OnceLock<Option<jsonschema::Validator>>,
+    has_output_schema: bool,
+}
+
+impl ToolEntry {
+    /// The output validator, compiled on first use; `None` when the tool declares no output
+    /// schema (or, rarely, when it does not compile: answers are then text only, logged once).
+    pub fn output_validator(&self) -> Option<&jsonschema::Validator> {
+        self.output_validator
+            .get_or_init(|| {
+                if !self.has_output_schema {
+                    return None;
+                }
+                let tool: Value = serde_json::from_slice(&self.json).ok()?;
+                compile_schema(tool.get("outputSchema")?)
+                    .map_err(|e| {
+                        tracing::warn!(tool = %self.mapped.name, "output {e}: answers are text only")
+                    })
+                    .ok()
+            })
+            .as_ref()
+    }
+
+    /// The rmcp tool definition (rebuilt from its JSON: only rmcp's own path needs it).
+    pub fn tool(&self) -> Tool {
+        serde_json::from_slice(&self.json).expect("serialized from a Tool")
+    }
 }
 
 /// Counters a human or a dashboard may want.
@@ -53,12 +84,10 @@ pub struct ApiCatalog {
     pub base_url: url::Url,
     pub tools: Vec<ToolEntry>,
     pub by_name: HashMap<String, usize>,
-    /// `tools/list` pages, built once.
-    pub pages: Vec<Arc<[Tool]>>,
-    /// The same pages as serialized `tools/list` results, for revisions before 2026-07-28
-    /// and for 2026-07-28 (with its cache hints).
-    pub list_json_legacy: Vec<Vec<u8>>,
-    pub list_json_modern: Vec<Vec<u8>>,
+    /// Tools per `tools/list` page.
+    pub page_size: usize,
+    /// Each tool serialized once, as it appears in `tools/list`; pages are spliced from these.
+    tool_json: Vec<Vec<u8>>,
     pub report: Vec<OpReport>,
     pub diagnostics: Vec<ingest::Diagnostic>,
     pub stats: ApiStats,
@@ -104,12 +133,27 @@ impl ApiCatalog {
         let t = std::time::Instant::now();
         let mapping = mapping::map_api(&spec, api, server.max_output_schema_bytes)?;
         let mapped = t.elapsed();
+        tracing::debug!(rss_mapped = ingest::rss_kib(), "mapped");
+        let ApiSpec {
+            title,
+            description,
+            diagnostics,
+            ..
+        } = spec; // the operations and their schemas are no longer needed
         let mut report = mapping.report;
         let mut tools = Vec::with_capacity(mapping.tools.len());
         for m in mapping.tools {
             let name = m.name.clone();
             match compile(m) {
-                Ok(e) => tools.push(e),
+                Ok((e, warning)) => {
+                    if let Some(w) = warning
+                        && let Some(r) =
+                            report.iter_mut().find(|r| r.tool.as_deref() == Some(&name))
+                    {
+                        r.notes.push(w);
+                    }
+                    tools.push(e)
+                }
                 Err(msg) => {
                     // A schema the validator cannot compile: skip this tool, say why.
                     if let Some(r) = report.iter_mut().find(|r| r.tool.as_deref() == Some(&name)) {
@@ -120,31 +164,64 @@ impl ApiCatalog {
             }
         }
         let compiled = t.elapsed() - mapped;
+        let rss_compiled = ingest::rss_kib();
         let by_name = tools
             .iter()
             .enumerate()
             .map(|(i, t)| (t.mapped.name.clone(), i))
             .collect();
-        let pages = tools
-            .chunks(server.page_size.max(1))
-            .map(|c| c.iter().map(|t| t.tool.clone()).collect::<Arc<[Tool]>>())
-            .collect::<Vec<_>>();
-        let (list_json_legacy, list_json_modern) = crate::fastpath::serialize_pages(&pages);
-        tracing::debug!(api = %api.name, ?mapped, ?compiled, total = ?t.elapsed(), "catalog");
+        let tool_json = tools.iter().map(|t| t.json.clone()).collect();
+        tracing::debug!(api = %api.name, ?mapped, ?compiled, rss_compiled, total = ?t.elapsed(), rss = ingest::rss_kib(), "catalog");
         Ok(ApiCatalog {
             name: api.name.clone(),
-            title: spec.title,
-            description: spec.description,
+            title,
+            description,
             base_url,
             tools,
             by_name,
-            pages,
-            list_json_legacy,
-            list_json_modern,
+            page_size: server.page_size.max(1),
+            tool_json,
             report,
-            diagnostics: spec.diagnostics,
+            diagnostics,
             stats: ApiStats::default(),
         })
+    }
+
+    /// Number of `tools/list` pages (at least one, possibly empty).
+    pub fn page_count(&self) -> usize {
+        self.tools.len().div_ceil(self.page_size).max(1)
+    }
+
+    /// The tools on one page.
+    pub fn page(&self, page: usize) -> &[ToolEntry] {
+        let start = (page * self.page_size).min(self.tools.len());
+        let end = (start + self.page_size).min(self.tools.len());
+        &self.tools[start..end]
+    }
+
+    /// The serialized `tools/list` result for a page; `modern` adds the 2026-07-28 fields
+    /// (`resultType`, `ttlMs`, `cacheScope`) with the values rmcp gives them.
+    pub fn page_json(&self, page: usize, modern: bool) -> Vec<u8> {
+        let start = (page * self.page_size).min(self.tools.len());
+        let end = (start + self.page_size).min(self.tools.len());
+        let items = &self.tool_json[start..end];
+        let mut out = Vec::with_capacity(items.iter().map(|t| t.len() + 1).sum::<usize>() + 96);
+        out.push(b'{');
+        if modern {
+            out.extend_from_slice(br#""resultType":"complete","ttlMs":0,"cacheScope":"private","#);
+        }
+        if page + 1 < self.page_count() {
+            out.extend_from_slice(format!(r#""nextCursor":"{}","#, page + 1).as_bytes());
+        }
+        out.extend_from_slice(br#""tools":["#);
+        for (i, t) in items.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(t);
+        }
+        out.extend_from_slice(b"]}");
+        out
     }
 
     pub fn tool(&self, name: &str) -> Option<&ToolEntry> {
@@ -172,12 +249,10 @@ fn compile_schema(schema: &Value) -> Result<jsonschema::Validator, String> {
         .map_err(|e| format!("schema does not compile: {e}"))
 }
 
-fn compile(m: MappedTool) -> Result<ToolEntry, String> {
+/// The ready tool, and a note when its output schema had to be dropped.
+fn compile(m: MappedTool) -> Result<(ToolEntry, Option<String>), String> {
     let validator = compile_schema(&Value::Object((*m.input_schema).clone()))?;
-    let output_validator = m
-        .output_schema
-        .as_ref()
-        .and_then(|s| compile_schema(&Value::Object((**s).clone())).ok());
+    let warning = None;
     let method = m.op.method.as_str();
     let mut ann = ToolAnnotations::with_title(m.title.clone()).open_world(true);
     match method {
@@ -193,13 +268,26 @@ fn compile(m: MappedTool) -> Result<ToolEntry, String> {
     )
     .with_title(m.title.clone())
     .with_annotations(ann);
-    if let (Some(s), Some(_)) = (&m.output_schema, &output_validator) {
+    let has_output_schema = m.output_schema.is_some();
+    if let Some(s) = &m.output_schema {
         tool = tool.with_raw_output_schema(s.clone());
     }
-    Ok(ToolEntry {
-        mapped: m,
-        tool,
-        validator,
-        output_validator,
-    })
+    let json = serde_json::to_vec(&tool).expect("tools serialize");
+    drop(tool);
+    // The schema trees are the bulk of a large API's memory; the JSON keeps them.
+    let m = MappedTool {
+        input_schema: Arc::default(),
+        output_schema: None,
+        ..m
+    };
+    Ok((
+        ToolEntry {
+            mapped: m,
+            json,
+            validator,
+            output_validator: OnceLock::new(),
+            has_output_schema,
+        },
+        warning,
+    ))
 }

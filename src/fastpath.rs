@@ -137,13 +137,9 @@ pub async fn try_serve(
             }
             let page = match &params.cursor {
                 None => 0,
-                Some(c) => c.parse::<usize>().ok().filter(|p| *p < api.pages.len())?,
+                Some(c) => c.parse::<usize>().ok().filter(|p| *p < api.page_count())?,
             };
-            let pages = match revision {
-                Revision::Legacy => &api.list_json_legacy,
-                Revision::Modern => &api.list_json_modern,
-            };
-            pages.get(page)?.to_vec()
+            api.page_json(page, revision == Revision::Modern)
         }
         _ => return None,
     };
@@ -192,26 +188,4 @@ fn host_allowed(host: Option<&HeaderValue>, allowed: &[String]) -> bool {
         let a = a.trim_start_matches('[').trim_end_matches(']');
         a.eq_ignore_ascii_case(bare) || a.eq_ignore_ascii_case(&host)
     })
-}
-
-/// The pre-serialized `tools/list` results of a catalog: (legacy pages, 2026-07-28 pages).
-pub fn serialize_pages(
-    pages: &[std::sync::Arc<[rmcp::model::Tool]>],
-) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
-    let mut legacy = Vec::with_capacity(pages.len());
-    let mut modern = Vec::with_capacity(pages.len());
-    for (i, p) in pages.iter().enumerate() {
-        let mut r = rmcp::model::ListToolsResult::with_all_items(p.to_vec());
-        if i + 1 < pages.len() {
-            r.next_cursor = Some((i + 1).to_string());
-        }
-        r.ttl_ms = Some(0);
-        r.cache_scope = Some(rmcp::model::CacheScope::Private);
-        modern.push(serde_json::to_vec(&r).expect("tools serialize"));
-        r.ttl_ms = None;
-        r.cache_scope = None;
-        r.result_type = None;
-        legacy.push(serde_json::to_vec(&r).expect("tools serialize"));
-    }
-    (legacy, modern)
 }

@@ -6,10 +6,12 @@
 //! on one malformed operation, and tool schemas need the raw JSON Schema anyway. Each operation
 //! is normalised on its own; one that cannot be is skipped with a [`Diagnostic`].
 
+pub mod prune;
 pub mod schema;
 
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::sync::Arc;
 
 use indexmap::IndexMap;
 use serde::Serialize;
@@ -119,10 +121,9 @@ pub struct Operation {
     pub output_schema: Option<Value>,
     /// Scopes named by the operation's (or the document's) OAuth2 / OpenID security requirements.
     pub scopes: Vec<String>,
-    /// `$defs` every schema of this operation may reference.
-    pub defs: Map<String, Value>,
-    /// Definitions reachable from `output_schema` only.
-    pub output_defs: Map<String, Value>,
+    /// The document's translated definitions (shared by every operation), by `$defs` key.
+    #[serde(skip)]
+    pub defs: Arc<Map<String, Value>>,
 }
 
 impl Operation {
@@ -140,8 +141,7 @@ impl Operation {
             body: self.body.clone(),
             output_schema: None,
             scopes: self.scopes.clone(),
-            defs: Map::new(),
-            output_defs: Map::new(),
+            defs: self.defs.clone(),
         }
     }
 }
@@ -178,23 +178,30 @@ pub fn load_file(path: &Path) -> Result<ApiSpec, IngestError> {
         path: path.display().to_string(),
         source,
     })?;
-    parse(&bytes)
+    parse(bytes)
 }
 
 /// Parse JSON or YAML bytes into a JSON tree.
 pub fn parse_tree(bytes: &[u8]) -> Result<Value, IngestError> {
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    use serde::de::DeserializeSeed;
+    let seed = prune::Pruned { names: false };
     if first == Some(&b'{') {
-        serde_json::from_slice(bytes).map_err(IngestError::Json)
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let v = seed.deserialize(&mut de).map_err(IngestError::Json)?;
+        de.end().map_err(IngestError::Json)?;
+        Ok(v)
     } else {
-        yaml_serde::from_slice(bytes).map_err(|e| IngestError::Yaml(e.to_string()))
+        seed.deserialize(yaml_serde::Deserializer::from_slice(bytes))
+            .map_err(|e| IngestError::Yaml(e.to_string()))
     }
 }
 
 /// Read and normalise a document from bytes (JSON or YAML).
-pub fn parse(bytes: &[u8]) -> Result<ApiSpec, IngestError> {
+pub fn parse(bytes: impl AsRef<[u8]>) -> Result<ApiSpec, IngestError> {
     let t = std::time::Instant::now();
-    let root = parse_tree(bytes)?;
+    let root = parse_tree(bytes.as_ref())?;
+    drop(bytes); // the tree is all we need: free the file before normalising
     let parsed = t.elapsed();
     let rss_parsed = rss_kib();
     let spec = normalise(&root);
@@ -287,6 +294,10 @@ pub fn normalise(root: &Value) -> Result<ApiSpec, IngestError> {
                 }),
             }
         }
+    }
+    let defs = Arc::new(tr.into_defs());
+    for op in &mut operations {
+        op.defs = defs.clone();
     }
     Ok(ApiSpec {
         version,
@@ -613,20 +624,20 @@ impl<'a> OpCtx<'a> {
             },
             None => None,
         };
-        let defs = tr.closure(&deps).map_err(|e| e.to_string())?;
-        let (output_schema, output_defs) = match output_schema {
-            Some(s) => match tr.closure(&out_deps) {
-                Ok(d) => (Some(s), d),
+        tr.check(&deps).map_err(|e| e.to_string())?;
+        let output_schema = match output_schema {
+            Some(s) => match tr.check(&out_deps) {
+                Ok(_) => Some(s),
                 Err(e) => {
                     diags.push(Diagnostic {
                         operation: label.to_string(),
                         message: format!("response schema ignored: {e}"),
                         skipped: false,
                     });
-                    (None, Map::new())
+                    None
                 }
             },
-            None => (None, Map::new()),
+            None => None,
         };
 
         Ok(Operation {
@@ -650,8 +661,7 @@ impl<'a> OpCtx<'a> {
             body,
             output_schema,
             scopes: security_scopes(op.get("security").or(self.global_security)),
-            defs,
-            output_defs,
+            defs: Arc::default(),
         })
     }
 
@@ -881,4 +891,3 @@ mod tests {
         assert!(spec.diagnostics[0].message.contains("not declared"));
     }
 }
-

@@ -315,14 +315,18 @@ fn build_tool(
             || s.get("$ref").is_some_and(|r| {
                 r.as_str()
                     .and_then(|r| r.strip_prefix("#/$defs/"))
-                    .and_then(|k| op.output_defs.get(k))
+                    .and_then(|k| op.defs.get(k))
                     .is_some_and(|d| d.get("type") == Some(&Value::String("object".into())))
             });
         if !is_object {
             return None;
         }
+        let out_defs = match s {
+            Value::Object(o) => used_defs(o, &op.defs),
+            _ => Map::new(),
+        };
         let size = serde_json::to_vec(s).map_or(0, |v| v.len())
-            + serde_json::to_vec(&op.output_defs).map_or(0, |v| v.len());
+            + serde_json::to_vec(&out_defs).map_or(0, |v| v.len());
         if size > max_output_schema_bytes {
             notes.push(format!(
                 "output schema is {} KiB, over the {} KiB limit (server.max_output_schema_bytes): not advertised, answers are text only",
@@ -331,13 +335,13 @@ fn build_tool(
             ));
             return None;
         }
-        Some(()).map(|_| {
+        Some({
             let mut s = match s.clone() {
                 Value::Object(o) => o,
                 _ => Map::new(),
             };
-            if !op.output_defs.is_empty() {
-                s.insert("$defs".into(), Value::Object(op.output_defs.clone()));
+            if !out_defs.is_empty() {
+                s.insert("$defs".into(), Value::Object(out_defs));
             }
             if s.contains_key("$ref") {
                 // A bare `$ref` root is fine for validators but not for every client.
@@ -372,8 +376,7 @@ fn build_tool(
         .unwrap_or_else(|| name.clone());
     // The tool keeps what a call needs; schemas live in the tool's own `inputSchema`.
     let lean = Operation {
-        defs: Map::new(),
-        output_defs: Map::new(),
+        defs: Arc::default(),
         output_schema: None,
         parameters: op
             .parameters
@@ -547,6 +550,13 @@ fn used_defs(schema: &Map<String, Value>, defs: &Map<String, Value>) -> Map<Stri
     }
     let mut keep = std::collections::BTreeSet::new();
     let mut stack = Vec::new();
+    if let Some(k) = schema
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix("#/$defs/"))
+    {
+        stack.push(k);
+    }
     schema.values().for_each(|v| refs(v, &mut stack));
     while let Some(k) = stack.pop() {
         let k = k.replace("~1", "/").replace("~0", "~");
@@ -556,9 +566,8 @@ fn used_defs(schema: &Map<String, Value>, defs: &Map<String, Value>) -> Map<Stri
             refs(d, &mut stack);
         }
     }
-    defs.iter()
-        .filter(|(k, _)| keep.contains(*k))
-        .map(|(k, v)| (k.clone(), v.clone()))
+    keep.into_iter()
+        .filter_map(|k| defs.get(&k).map(|v| (k, v.clone())))
         .collect()
 }
 

@@ -54,24 +54,19 @@ impl ServerHandler for McpApi {
             Some(c) => c
                 .parse::<usize>()
                 .ok()
-                .filter(|p| *p < self.api.pages.len())
+                .filter(|p| *p < self.api.page_count())
                 .ok_or_else(|| ErrorData::invalid_params("invalid cursor", None))?,
         };
-        let tools: Vec<Tool> = self
-            .api
-            .pages
-            .get(page)
-            .map(|p| p.to_vec())
-            .unwrap_or_default();
+        let tools: Vec<Tool> = self.api.page(page).iter().map(|t| t.tool()).collect();
         let mut result = ListToolsResult::with_all_items(tools);
-        if page + 1 < self.api.pages.len() {
+        if page + 1 < self.api.page_count() {
             result.next_cursor = Some((page + 1).to_string());
         }
         Ok(result)
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        self.api.tool(name).map(|t| t.tool.clone())
+        self.api.tool(name).map(|t| t.tool())
     }
 
     async fn call_tool(

@@ -228,7 +228,7 @@ fn to_result(api: &ApiCatalog, entry: &ToolEntry, a: Answer) -> CallToolResult {
         ))]);
     }
     let mut result = CallToolResult::success(vec![ContentBlock::text(text.into_owned())]);
-    if let Some(v) = &entry.output_validator {
+    if let Some(v) = entry.output_validator() {
         let is_json = a
             .content_type
             .as_deref()

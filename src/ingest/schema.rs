@@ -76,6 +76,21 @@ impl<'d> SchemaTranslator<'d> {
 
     /// Every `$defs` entry reachable from `deps`, keyed by its `$defs` name, in a stable order.
     pub fn closure(&mut self, deps: &BTreeSet<String>) -> Result<Map<String, Value>, SchemaError> {
+        let seen = self.check(deps)?;
+        let mut out: Vec<(String, Value)> = seen
+            .iter()
+            .map(|p| {
+                let d = &self.defs[p];
+                (d.key.clone(), d.schema.clone().expect("checked above"))
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out.into_iter().collect())
+    }
+
+    /// Translate everything reachable from `deps`; the first broken definition is the error.
+    /// Returns the pointers reached.
+    pub fn check(&mut self, deps: &BTreeSet<String>) -> Result<BTreeSet<String>, SchemaError> {
         let mut seen = BTreeSet::new();
         let mut stack: Vec<String> = deps.iter().cloned().collect();
         while let Some(ptr) = stack.pop() {
@@ -89,15 +104,18 @@ impl<'d> SchemaTranslator<'d> {
             }
             stack.extend(def.deps.iter().filter(|d| !seen.contains(*d)).cloned());
         }
-        let mut out: Vec<(String, Value)> = seen
-            .iter()
-            .map(|p| {
-                let d = &self.defs[p];
-                (d.key.clone(), d.schema.clone().expect("checked above"))
-            })
+        Ok(seen)
+    }
+
+    /// The document's translated definitions, by `$defs` key (the broken ones left out).
+    pub fn into_defs(self) -> Map<String, Value> {
+        let mut out: Vec<(String, Value)> = self
+            .defs
+            .into_values()
+            .filter_map(|d| d.schema.ok().map(|s| (d.key, s)))
             .collect();
         out.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(out.into_iter().collect())
+        out.into_iter().collect()
     }
 
     fn ensure_def(&mut self, ptr: &str) -> Result<(), SchemaError> {

@@ -1,0 +1,124 @@
+//! Reading a document into a JSON tree while leaving out what no tool ever uses: `examples`
+//! maps and vendor extensions (`x-*`, except `x-nullable`). On large documents this is a third
+//! of the tree (GitHub's description: ~1.5 MB of `components/examples` alone), and the tree is
+//! the largest thing the gateway ever holds in memory.
+//!
+//! Keys are only dropped where they are keywords: inside a map of *names* (`properties`,
+//! `schemas`, `paths`, ...) a property that happens to be called `examples` is kept.
+
+use std::fmt;
+
+use serde::Deserializer;
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+
+/// Maps whose keys are user-chosen names, not keywords.
+const NAME_MAPS: [&str; 18] = [
+    "properties",
+    "patternProperties",
+    "$defs",
+    "definitions",
+    "schemas",
+    "parameters",
+    "responses",
+    "headers",
+    "requestBodies",
+    "securitySchemes",
+    "links",
+    "callbacks",
+    "paths",
+    "content",
+    "variables",
+    "mapping",
+    "encoding",
+    "pathItems",
+];
+
+/// Deserialize a whole document, pruned.
+pub struct Pruned {
+    /// The map being read has names as keys.
+    pub names: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for Pruned {
+    type Value = Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Pruned {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON or YAML value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+        while let Some(v) = seq.next_element_seed(Pruned { names: false })? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let keyword = !self.names;
+            if keyword && (key == "examples" || (key.starts_with("x-") && key != "x-nullable")) {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            }
+            let names = keyword && NAME_MAPS.contains(&key.as_str());
+            let v = map.next_value_seed(Pruned { names })?;
+            out.insert(key, v);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keywords_go_names_stay() {
+        let doc = br#"{"x-logo":1,"components":{"examples":{"a":1},"schemas":{"examples":{
+            "type":"object","x-internal":true,"x-nullable":true,
+            "properties":{"examples":{"type":"string"},"x-count":{"type":"integer"}}}}}}"#;
+        let v = Pruned { names: false }
+            .deserialize(&mut serde_json::Deserializer::from_slice(doc))
+            .unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"components":{"schemas":{"examples":{"type":"object","x-nullable":true,
+                "properties":{"examples":{"type":"string"},"x-count":{"type":"integer"}}}}}})
+        );
+    }
+}
