@@ -60,14 +60,22 @@ if [ ! -f "$GH" ]; then
      && tar xzf octokit-openapi-23.0.2.tgz package/generated/api.github.com.json \
      && mv package/generated/api.github.com.json "$GH" && rm -rf package octokit-openapi-23.0.2.tgz)
 fi
+# Ready time: the median of three starts (the first may read the file from disk).
+readies=()
+for _ in 1 2 3; do
+  start_gateway --spec "$GH" --base-url http://127.0.0.1:18080 --name github
+  readies+=("$READY_S"); stop_gateway
+done
+READY_S=$(printf '%s\n' "${readies[@]}" | sort -n | sed -n 2p)
 start_gateway --spec "$GH" --base-url http://127.0.0.1:18080 --name github
+HWM_READY=$(awk '/VmHWM/ {print $2}' "/proc/$GW_PID/status")
 python3 "$ROOT/bench/list_all.py" "http://127.0.0.1:$PORT/mcp/github" > "$OUT/json/github-list.json"
 HWM=$(awk '/VmHWM/ {print $2}' "/proc/$GW_PID/status")
 stop_gateway
 
-python3 - "$OUT" "$READY_S" "$HWM" <<'PY'
+python3 - "$OUT" "$READY_S" "$HWM" "$HWM_READY" <<'PY'
 import json, sys
-out, ready, hwm = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+out, ready, hwm, hwm_ready = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 j = lambda n: json.load(open(f"{out}/json/{n}.json"))
 n32, n1 = j("nginx-c32"), j("nginx-c1")
 g32, g1 = j("gateway-c32"), j("gateway-c1")
@@ -79,9 +87,9 @@ rows = [
   ("added p50 latency at c1", f"{g1['p50_ms']:.3f} - {n1['p50_ms']:.3f} = {g1['p50_ms']-n1['p50_ms']:.3f} ms", "< 0.3 ms"),
   ("tools/call c32, protocol 2026-07-28", f"{gm['rps_median']:.0f} req/s" if gm else "skipped", "-"),
   ("errors (non2xx + bad bodies + socket)", str(sum(x['non2xx_total']+x['bad_body_total']+x['socket_errors_total'] for x in [g32, g1] + ([gm] if gm else []))), "0"),
-  ("GitHub spec: ready after", f"{ready:.3f} s", "< 0.5 s"),
+  ("GitHub spec: ready after (median of 3 starts)", f"{ready:.3f} s", "< 0.5 s"),
   ("GitHub spec: tools/list, all pages", f"{gl['ms']:.1f} ms ({gl['tools']} tools, {gl['pages']} pages, {gl['bytes']/1048576:.2f} MiB)", "< 20 ms"),
-  ("GitHub spec: peak RSS", f"{hwm/1024:.1f} MiB", "< 80 MiB"),
+  ("GitHub spec: peak RSS (ready / after the list runs)", f"{hwm_ready/1024:.1f} / {hwm/1024:.1f} MiB", "< 80 MiB"),
 ]
 w = max(len(r[0]) for r in rows); v = max(len(r[1]) for r in rows)
 print(f"\n{'measure':<{w}}  {'measured (this run)':<{v}}  limit")

@@ -86,8 +86,6 @@ pub struct ApiCatalog {
     pub by_name: HashMap<String, usize>,
     /// Tools per `tools/list` page.
     pub page_size: usize,
-    /// Each tool serialized once, as it appears in `tools/list`; pages are spliced from these.
-    tool_json: Vec<Vec<u8>>,
     pub report: Vec<OpReport>,
     pub diagnostics: Vec<ingest::Diagnostic>,
     pub stats: ApiStats,
@@ -170,7 +168,6 @@ impl ApiCatalog {
             .enumerate()
             .map(|(i, t)| (t.mapped.name.clone(), i))
             .collect();
-        let tool_json = tools.iter().map(|t| t.json.clone()).collect();
         tracing::debug!(api = %api.name, ?mapped, ?compiled, rss_compiled, total = ?t.elapsed(), rss = ingest::rss_kib(), "catalog");
         Ok(ApiCatalog {
             name: api.name.clone(),
@@ -180,7 +177,6 @@ impl ApiCatalog {
             tools,
             by_name,
             page_size: server.page_size.max(1),
-            tool_json,
             report,
             diagnostics,
             stats: ApiStats::default(),
@@ -199,13 +195,14 @@ impl ApiCatalog {
         &self.tools[start..end]
     }
 
-    /// The serialized `tools/list` result for a page; `modern` adds the 2026-07-28 fields
-    /// (`resultType`, `ttlMs`, `cacheScope`) with the values rmcp gives them.
-    pub fn page_json(&self, page: usize, modern: bool) -> Vec<u8> {
+    /// Append the serialized `tools/list` result for a page to `out`; `modern` adds the
+    /// 2026-07-28 fields (`resultType`, `ttlMs`, `cacheScope`) with the values rmcp gives them.
+    pub fn write_page(&self, out: &mut Vec<u8>, page: usize, modern: bool) {
         let start = (page * self.page_size).min(self.tools.len());
         let end = (start + self.page_size).min(self.tools.len());
-        let items = &self.tool_json[start..end];
-        let mut out = Vec::with_capacity(items.iter().map(|t| t.len() + 1).sum::<usize>() + 96);
+        // Pages are spliced from each tool's JSON, serialized once.
+        let items = &self.tools[start..end];
+        out.reserve(items.iter().map(|t| t.json.len() + 1).sum::<usize>() + 96);
         out.push(b'{');
         if modern {
             out.extend_from_slice(br#""resultType":"complete","ttlMs":0,"cacheScope":"private","#);
@@ -218,10 +215,9 @@ impl ApiCatalog {
             if i > 0 {
                 out.push(b',');
             }
-            out.extend_from_slice(t);
+            out.extend_from_slice(&t.json);
         }
         out.extend_from_slice(b"]}");
-        out
     }
 
     pub fn tool(&self, name: &str) -> Option<&ToolEntry> {

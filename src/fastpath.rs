@@ -103,7 +103,13 @@ pub async fn try_serve(
         }
         _ => {}
     }
-    let result = match &*msg.method {
+    // The JSON-RPC envelope is written around the result in one buffer.
+    let id = serde_json::to_vec(&msg.id).ok()?;
+    let mut out = Vec::with_capacity(512);
+    out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
+    out.extend_from_slice(&id);
+    out.extend_from_slice(b",\"result\":");
+    match &*msg.method {
         "tools/call" => {
             let name = params.name.as_deref()?;
             match header_str("mcp-name") {
@@ -126,7 +132,7 @@ pub async fn try_serve(
             if revision == Revision::Legacy {
                 result.result_type = None;
             }
-            serde_json::to_vec(&result).ok()?
+            serde_json::to_writer(&mut out, &result).ok()?;
         }
         "tools/list" => {
             if params.name.is_some()
@@ -139,20 +145,10 @@ pub async fn try_serve(
                 None => 0,
                 Some(c) => c.parse::<usize>().ok().filter(|p| *p < api.page_count())?,
             };
-            api.page_json(page, revision == Revision::Modern)
+            api.write_page(&mut out, page, revision == Revision::Modern);
         }
         _ => return None,
-    };
-    Some(reply(&msg.id, &result))
-}
-
-fn reply(id: &RequestId, result: &[u8]) -> Response {
-    let id = serde_json::to_vec(id).expect("ids serialize");
-    let mut out = Vec::with_capacity(result.len() + id.len() + 40);
-    out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
-    out.extend_from_slice(&id);
-    out.extend_from_slice(b",\"result\":");
-    out.extend_from_slice(result);
+    }
     out.push(b'}');
     let mut resp = Response::new(Body::from(out));
     *resp.status_mut() = StatusCode::OK;
@@ -160,7 +156,7 @@ fn reply(id: &RequestId, result: &[u8]) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    resp
+    Some(resp)
 }
 
 fn is_json(ct: Option<&HeaderValue>) -> bool {
