@@ -181,30 +181,47 @@ pub fn load_file(path: &Path) -> Result<ApiSpec, IngestError> {
     parse(bytes)
 }
 
-/// Parse JSON or YAML bytes into a JSON tree.
+/// Parse JSON or YAML bytes into a (pruned) JSON tree.
 pub fn parse_tree(bytes: &[u8]) -> Result<Value, IngestError> {
+    parse_tree_flagged(bytes).map(|(v, _)| v)
+}
+
+/// The tree, and whether some `$ref` points into `#/paths`.
+fn parse_tree_flagged(bytes: &[u8]) -> Result<(Value, bool), IngestError> {
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
     use serde::de::DeserializeSeed;
-    let seed = prune::Pruned { names: false };
+    let flag = std::cell::Cell::new(false);
+    let seed = prune::Pruned {
+        names: false,
+        refs_paths: &flag,
+    };
     if first == Some(&b'{') {
         let mut de = serde_json::Deserializer::from_slice(bytes);
         let v = seed.deserialize(&mut de).map_err(IngestError::Json)?;
         de.end().map_err(IngestError::Json)?;
-        Ok(v)
+        Ok((v, flag.get()))
     } else {
-        seed.deserialize(yaml_serde::Deserializer::from_slice(bytes))
-            .map_err(|e| IngestError::Yaml(e.to_string()))
+        let v = seed
+            .deserialize(yaml_serde::Deserializer::from_slice(bytes))
+            .map_err(|e| IngestError::Yaml(e.to_string()))?;
+        Ok((v, flag.get()))
     }
 }
 
 /// Read and normalise a document from bytes (JSON or YAML).
 pub fn parse(bytes: impl AsRef<[u8]>) -> Result<ApiSpec, IngestError> {
     let t = std::time::Instant::now();
-    let root = parse_tree(bytes.as_ref())?;
+    let (mut root, refs_paths) = parse_tree_flagged(bytes.as_ref())?;
     drop(bytes); // the tree is all we need: free the file before normalising
     let parsed = t.elapsed();
     let rss_parsed = rss_kib();
-    let spec = normalise(&root);
+    // Unless something refers into them, the paths are consumed (and freed) one by one.
+    let paths = if refs_paths {
+        None
+    } else {
+        root.get_mut("paths").map(Value::take)
+    };
+    let spec = normalise_with(&root, paths);
     tracing::debug!(?parsed, rss_parsed, normalised = ?t.elapsed() - parsed, rss_normalised = rss_kib(), "ingest");
     spec
 }
@@ -235,6 +252,11 @@ pub fn detect_version(root: &Value) -> Result<SpecVersion, IngestError> {
 
 /// Normalise a parsed document.
 pub fn normalise(root: &Value) -> Result<ApiSpec, IngestError> {
+    normalise_with(root, None)
+}
+
+/// Normalise, reading the paths from `owned_paths` (taken out of `root`) when given.
+fn normalise_with(root: &Value, owned_paths: Option<Value>) -> Result<ApiSpec, IngestError> {
     let version = detect_version(root)?;
     let info = root.get("info");
     let title = info
@@ -250,15 +272,7 @@ pub fn normalise(root: &Value) -> Result<ApiSpec, IngestError> {
     let mut operations = Vec::new();
     let mut tr = SchemaTranslator::new(root, version);
     let global_security = root.get("security");
-    let paths = root.get("paths").and_then(Value::as_object);
-    if paths.is_none() {
-        diagnostics.push(Diagnostic {
-            operation: "document".into(),
-            message: "the document has no `paths`: no operations to expose".into(),
-            skipped: false,
-        });
-    }
-    for (path, item) in paths.into_iter().flatten() {
+    let mut each = |path: &str, item: &Value| {
         let item = match deref(root, item) {
             Ok(i) => i,
             Err(e) => {
@@ -267,11 +281,11 @@ pub fn normalise(root: &Value) -> Result<ApiSpec, IngestError> {
                     message: format!("path item skipped: {e}"),
                     skipped: true,
                 });
-                continue;
+                return;
             }
         };
         let Some(item) = item.as_object() else {
-            continue;
+            return;
         };
         for method in METHODS {
             let Some(op) = item.get(method) else { continue };
@@ -294,6 +308,30 @@ pub fn normalise(root: &Value) -> Result<ApiSpec, IngestError> {
                 }),
             }
         }
+    };
+    let has_paths = match owned_paths {
+        Some(Value::Object(paths)) => {
+            for (path, item) in paths {
+                each(&path, &item); // `item` is freed here
+            }
+            true
+        }
+        _ => match root.get("paths").and_then(Value::as_object) {
+            Some(paths) => {
+                for (path, item) in paths {
+                    each(path, item);
+                }
+                true
+            }
+            None => false,
+        },
+    };
+    if !has_paths {
+        diagnostics.push(Diagnostic {
+            operation: "document".into(),
+            message: "the document has no `paths`: no operations to expose".into(),
+            skipped: false,
+        });
     }
     let defs = Arc::new(tr.into_defs());
     for op in &mut operations {
@@ -398,7 +436,7 @@ struct OpCtx<'a> {
 impl<'a> OpCtx<'a> {
     fn build(
         &self,
-        tr: &mut SchemaTranslator<'a>,
+        tr: &mut SchemaTranslator<'_>,
         diags: &mut Vec<Diagnostic>,
         label: &str,
     ) -> Result<Operation, String> {
@@ -879,6 +917,22 @@ mod tests {
             p.schema,
             serde_json::json!({"type":"array","items":{"type":"integer"}})
         );
+    }
+
+    #[test]
+    fn references_into_paths_still_resolve() {
+        // The paths are normally consumed while normalising; not when something points at them.
+        let spec = parse(
+            br##"{"openapi":"3.0.3","info":{"title":"t","version":"1"},"paths":{
+            "/a":{"get":{"responses":{"200":{"description":"ok","content":{"application/json":
+              {"schema":{"type":"object","properties":{"n":{"type":"integer"}}}}}}}}},
+            "/b":{"post":{"requestBody":{"required":true,"content":{"application/json":{"schema":
+              {"$ref":"#/paths/~1a/get/responses/200/content/application~1json/schema"}}}},
+              "responses":{"200":{"description":"ok"}}}}}}"##,
+        )
+        .unwrap();
+        assert_eq!(spec.operations.len(), 2, "{:?}", spec.diagnostics);
+        assert!(spec.diagnostics.is_empty(), "{:?}", spec.diagnostics);
     }
 
     #[test]

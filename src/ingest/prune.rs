@@ -6,6 +6,7 @@
 //! Keys are only dropped where they are keywords: inside a map of *names* (`properties`,
 //! `schemas`, `paths`, ...) a property that happens to be called `examples` is kept.
 
+use std::cell::Cell;
 use std::fmt;
 
 use serde::Deserializer;
@@ -35,19 +36,22 @@ const NAME_MAPS: [&str; 18] = [
 ];
 
 /// Deserialize a whole document, pruned.
-pub struct Pruned {
+#[derive(Clone, Copy)]
+pub struct Pruned<'a> {
     /// The map being read has names as keys.
     pub names: bool,
+    /// Set when some `$ref` points into `#/paths` (then the paths must stay whole).
+    pub refs_paths: &'a Cell<bool>,
 }
 
-impl<'de> DeserializeSeed<'de> for Pruned {
+impl<'de> DeserializeSeed<'de> for Pruned<'_> {
     type Value = Value;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for Pruned {
+impl<'de> Visitor<'de> for Pruned<'_> {
     type Value = Value;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -82,7 +86,11 @@ impl<'de> Visitor<'de> for Pruned {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
-        while let Some(v) = seq.next_element_seed(Pruned { names: false })? {
+        let child = Pruned {
+            names: false,
+            ..self
+        };
+        while let Some(v) = seq.next_element_seed(child)? {
             out.push(v);
         }
         Ok(Value::Array(out))
@@ -96,7 +104,10 @@ impl<'de> Visitor<'de> for Pruned {
                 continue;
             }
             let names = keyword && NAME_MAPS.contains(&key.as_str());
-            let v = map.next_value_seed(Pruned { names })?;
+            let v = map.next_value_seed(Pruned { names, ..self })?;
+            if key == "$ref" && v.as_str().is_some_and(|r| r.starts_with("#/paths")) {
+                self.refs_paths.set(true);
+            }
             out.insert(key, v);
         }
         Ok(Value::Object(out))
@@ -112,9 +123,13 @@ mod tests {
         let doc = br#"{"x-logo":1,"components":{"examples":{"a":1},"schemas":{"examples":{
             "type":"object","x-internal":true,"x-nullable":true,
             "properties":{"examples":{"type":"string"},"x-count":{"type":"integer"}}}}}}"#;
-        let v = Pruned { names: false }
-            .deserialize(&mut serde_json::Deserializer::from_slice(doc))
-            .unwrap();
+        let flag = Cell::new(false);
+        let v = Pruned {
+            names: false,
+            refs_paths: &flag,
+        }
+        .deserialize(&mut serde_json::Deserializer::from_slice(doc))
+        .unwrap();
         assert_eq!(
             v,
             serde_json::json!({"components":{"schemas":{"examples":{"type":"object","x-nullable":true,
