@@ -53,7 +53,7 @@ fn inspect(args: &rest2mcp::cli::InspectArgs) -> anyhow::Result<()> {
     let cat = match ApiCatalog::from_file(&api, &args.spec, &Default::default()) {
         Err(BuildError::NoBaseUrl(_)) => {
             // inspect needs no backend: show the operations anyway.
-            api.base_url = Some("http://unset.invalid".into());
+            api.base_url = Some(format!("http://{}", report::NO_BACKEND_HOST));
             ApiCatalog::from_file(&api, &args.spec, &Default::default())?
         }
         other => other?,

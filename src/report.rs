@@ -13,7 +13,8 @@ use crate::mapping::OpReport;
 pub struct InspectJson<'a> {
     pub api: &'a str,
     pub title: &'a str,
-    pub base_url: &'a str,
+    /// `None` when neither the spec nor the config names a backend.
+    pub base_url: Option<&'a str>,
     pub tools: usize,
     pub operations: &'a [OpReport],
     pub diagnostics: &'a [Diagnostic],
@@ -23,7 +24,7 @@ pub fn inspect_json(cat: &ApiCatalog) -> String {
     serde_json::to_string_pretty(&InspectJson {
         api: &cat.name,
         title: &cat.title,
-        base_url: cat.base_url.as_str(),
+        base_url: (cat.base_url.host_str() != Some(NO_BACKEND_HOST)).then(|| cat.base_url.as_str()),
         tools: cat.tools.len(),
         operations: &cat.report,
         diagnostics: &cat.diagnostics,
@@ -82,10 +83,22 @@ pub fn inspect_table(cat: &ApiCatalog) -> String {
         cat.tools.len(),
         cat.report.len() + cat.diagnostics.iter().filter(|d| d.skipped).count(),
         cat.diagnostics.iter().filter(|d| d.skipped).count(),
-        cat.base_url
+        backend(cat)
     );
     out
 }
+
+/// The backend URL, or what to do when neither the spec nor the config names one.
+fn backend(cat: &ApiCatalog) -> String {
+    if cat.base_url.host_str() == Some(NO_BACKEND_HOST) {
+        "not set (the spec has no absolute server URL: set base_url or --base-url)".into()
+    } else {
+        cat.base_url.to_string()
+    }
+}
+
+/// Placeholder host `inspect` uses when no backend URL is known.
+pub const NO_BACKEND_HOST: &str = "backend-not-set.invalid";
 
 /// What `serve` prints for one API at start: its URL, tool count, and everything noteworthy.
 pub fn startup(cat: &ApiCatalog, url: &str) -> String {
