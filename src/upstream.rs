@@ -2,8 +2,11 @@
 //! the answer into a tool result. The base URL comes from config only, never from a client.
 
 pub mod encode;
+pub mod h1;
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -36,7 +39,10 @@ pub enum UpstreamError {
 /// The shared client and its limits.
 #[derive(Clone)]
 pub struct Upstream {
+    /// For `https://` backends.
     client: reqwest::Client,
+    /// Inline HTTP/1.1 connection pools for `http://` backends, by `host:port`.
+    pools: Arc<RwLock<HashMap<String, Arc<h1::Pool>>>>,
     cfg: UpstreamConfig,
 }
 
@@ -56,10 +62,13 @@ impl Upstream {
             .timeout(Duration::from_millis(cfg.timeout_ms))
             .pool_max_idle_per_host(256)
             .user_agent(concat!("rest2mcp/", env!("CARGO_PKG_VERSION")))
-            .redirect(reqwest::redirect::Policy::limited(5))
+            // Redirects are answered as they are (as over plain HTTP): a REST backend that
+            // redirects is usually a wrong base URL, and the Location is worth seeing.
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
         Ok(Self {
             client,
+            pools: Arc::default(),
             cfg: cfg.clone(),
         })
     }
@@ -132,13 +141,7 @@ impl Upstream {
         if !query.is_empty() {
             url.set_query(Some(&query.join("&")));
         }
-        let method = reqwest::Method::from_bytes(op.method.as_bytes())
-            .map_err(|e| UpstreamError::Http(e.to_string()))?;
-        let mut req = self.client.request(method, url.clone()).headers(headers);
-        req = req.header(reqwest::header::ACCEPT, "application/json, */*;q=0.8");
-        if !cookies.is_empty() {
-            req = req.header(reqwest::header::COOKIE, cookies.join("; "));
-        }
+        let mut content: Option<(&str, Vec<u8>)> = None;
         if let Some(body) = &op.body {
             let payload: Option<Value> = match whole_body {
                 Some(v) => Some(v.clone()),
@@ -156,10 +159,129 @@ impl Upstream {
                     },
                     BodyKind::Raw => encode::scalar(&payload).into_bytes(),
                 };
-                req = req.header(CONTENT_TYPE, &body.content_type).body(bytes);
+                content = Some((body.content_type.as_str(), bytes));
             }
         }
-        let resp = req.send().await.map_err(|e| self.classify(e, &url))?;
+        if !cookies.is_empty() {
+            let v = HeaderValue::from_str(&cookies.join("; "))
+                .map_err(|_| UpstreamError::BadHeader("Cookie".into()))?;
+            headers.insert(reqwest::header::COOKIE, v);
+        }
+        let total = Duration::from_millis(self.cfg.timeout_ms);
+        let sent = if url.scheme() == "http" {
+            tokio::time::timeout(total, self.send_h1(&op.method, &url, &headers, content)).await
+        } else {
+            tokio::time::timeout(total, self.send_reqwest(&op.method, &url, headers, content)).await
+        };
+        sent.map_err(|_| UpstreamError::Timeout(self.cfg.timeout_ms))?
+    }
+
+    /// Plain HTTP: the inline keep-alive client.
+    async fn send_h1(
+        &self,
+        method: &str,
+        url: &url::Url,
+        headers: &reqwest::header::HeaderMap,
+        content: Option<(&str, Vec<u8>)>,
+    ) -> Result<Answer, UpstreamError> {
+        let host = url.host_str().unwrap_or("");
+        let port = url.port_or_known_default().unwrap_or(80);
+        let authority = format!("{host}:{port}");
+        let pool = self.pool(&authority);
+        let mut req = Vec::with_capacity(256 + content.as_ref().map_or(0, |c| c.1.len()));
+        req.extend_from_slice(method.as_bytes());
+        req.push(b' ');
+        req.extend_from_slice(url.path().as_bytes());
+        if let Some(q) = url.query() {
+            req.push(b'?');
+            req.extend_from_slice(q.as_bytes());
+        }
+        req.extend_from_slice(b" HTTP/1.1\r\nHost: ");
+        req.extend_from_slice(host.as_bytes());
+        if url.port().is_some() {
+            req.extend_from_slice(format!(":{port}").as_bytes());
+        }
+        req.extend_from_slice(
+            concat!(
+                "\r\nUser-Agent: rest2mcp/",
+                env!("CARGO_PKG_VERSION"),
+                "\r\nAccept: application/json, */*;q=0.8\r\n"
+            )
+            .as_bytes(),
+        );
+        for (k, v) in headers {
+            req.extend_from_slice(k.as_str().as_bytes());
+            req.extend_from_slice(b": ");
+            req.extend_from_slice(v.as_bytes());
+            req.extend_from_slice(b"\r\n");
+        }
+        match &content {
+            Some((ct, body)) => {
+                req.extend_from_slice(
+                    format!(
+                        "Content-Type: {ct}\r\nContent-Length: {}\r\n\r\n",
+                        body.len()
+                    )
+                    .as_bytes(),
+                );
+                req.extend_from_slice(body);
+            }
+            None if matches!(method, "POST" | "PUT" | "PATCH") => {
+                req.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+            }
+            None => req.extend_from_slice(b"\r\n"),
+        }
+        let connect = Duration::from_millis(self.cfg.connect_timeout_ms);
+        let a = pool
+            .send(&req, method, self.cfg.max_response_bytes, connect)
+            .await
+            .map_err(|e| match e {
+                h1::H1Error::Connect(e) => UpstreamError::Connect {
+                    host: authority.clone(),
+                    reason: e.to_string(),
+                },
+                h1::H1Error::TooLarge(n) => UpstreamError::TooLarge(n),
+                other => UpstreamError::Http(other.to_string()),
+            })?;
+        Ok(Answer {
+            status: reqwest::StatusCode::from_u16(a.status)
+                .map_err(|_| UpstreamError::Http(format!("invalid status {}", a.status)))?,
+            content_type: a.content_type,
+            body: a.body,
+        })
+    }
+
+    fn pool(&self, authority: &str) -> Arc<h1::Pool> {
+        if let Some(p) = self.pools.read().expect("pools lock").get(authority) {
+            return p.clone();
+        }
+        self.pools
+            .write()
+            .expect("pools lock")
+            .entry(authority.to_string())
+            .or_insert_with(|| Arc::new(h1::Pool::new(authority.to_string())))
+            .clone()
+    }
+
+    /// HTTPS (and anything else): reqwest, with rustls.
+    async fn send_reqwest(
+        &self,
+        method: &str,
+        url: &url::Url,
+        headers: reqwest::header::HeaderMap,
+        content: Option<(&str, Vec<u8>)>,
+    ) -> Result<Answer, UpstreamError> {
+        let method = reqwest::Method::from_bytes(method.as_bytes())
+            .map_err(|e| UpstreamError::Http(e.to_string()))?;
+        let mut req = self
+            .client
+            .request(method, url.clone())
+            .headers(headers)
+            .header(reqwest::header::ACCEPT, "application/json, */*;q=0.8");
+        if let Some((ct, bytes)) = content {
+            req = req.header(CONTENT_TYPE, ct).body(bytes);
+        }
+        let resp = req.send().await.map_err(|e| self.classify(e, url))?;
         let status = resp.status();
         let content_type = resp
             .headers()
@@ -172,7 +294,7 @@ impl Upstream {
         }
         let mut resp = resp;
         let mut buf = BytesMut::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| self.classify(e, &url))? {
+        while let Some(chunk) = resp.chunk().await.map_err(|e| self.classify(e, url))? {
             if buf.len() + chunk.len() > cap {
                 return Err(UpstreamError::TooLarge(cap));
             }

@@ -697,3 +697,53 @@ async fn github_rest_api_maps_every_operation() {
         json!({"name": "bug", "color": "f00"})
     );
 }
+
+/// The plain-HTTP upstream client: chunked and close-delimited answers, a keep-alive
+/// connection the backend dropped, redirects, HEAD-free framing.
+#[tokio::test]
+async fn plain_http_upstream_edge_cases() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = support::thing_spec(dir.path());
+
+    // Chunked (with an extension and a trailer), then the server closes although it promised
+    // keep-alive: the next GET must reconnect transparently.
+    let (url, conns) = support::raw_backend(
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\n\
+         4;x=1\r\n{\"a\"\r\n3\r\n:1}\r\n0\r\nTrailer: t\r\n\r\n",
+    )
+    .await;
+    let gw = Gateway::start(&api_config("t", &spec, &url, ""));
+    let mcp = gw.mcp("t");
+    for _ in 0..3 {
+        let r = mcp.call("getThing", json!({})).await;
+        assert!(!is_error(&r), "{r}");
+        assert_eq!(text(&r), r#"{"a":1}"#);
+    }
+    assert_eq!(conns.load(std::sync::atomic::Ordering::SeqCst), 3);
+    // A POST is never replayed; a pooled connection the server closed is noticed before use.
+    let r = mcp.call("postThing", json!({})).await;
+    assert!(!is_error(&r), "{r}");
+    assert_eq!(conns.load(std::sync::atomic::Ordering::SeqCst), 4);
+
+    // Close-delimited body (no length, no chunking).
+    let (url, _) =
+        support::raw_backend("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nhello there").await;
+    let gw = Gateway::start(&api_config("t", &spec, &url, ""));
+    let r = gw.mcp("t").call("getThing", json!({})).await;
+    assert_eq!(text(&r), "hello there");
+
+    // A redirect is reported, not followed.
+    let (url, _) = support::raw_backend(
+        "HTTP/1.1 301 Moved Permanently\r\nLocation: https://elsewhere/\r\nContent-Length: 5\r\n\r\nmoved",
+    )
+    .await;
+    let gw = Gateway::start(&api_config("t", &spec, &url, ""));
+    let r = gw.mcp("t").call("getThing", json!({})).await;
+    assert!(is_error(&r) && text(&r).contains("301"), "{r}");
+
+    // Garbage instead of HTTP.
+    let (url, _) = support::raw_backend("SSH-2.0-OpenSSH\r\n\r\n").await;
+    let gw = Gateway::start(&api_config("t", &spec, &url, ""));
+    let r = gw.mcp("t").call("getThing", json!({})).await;
+    assert!(is_error(&r) && text(&r).contains("malformed"), "{r}");
+}

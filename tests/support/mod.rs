@@ -333,3 +333,43 @@ pub fn github_spec() -> PathBuf {
     let _ = std::fs::remove_file(tgz);
     spec
 }
+
+/// A raw TCP backend for HTTP edge cases: each connection reads one request head and gets
+/// `answer` verbatim, then the socket is closed (whatever the answer's headers promised).
+pub async fn raw_backend(answer: &'static str) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let conns = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = conns.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut s, _) = listener.accept().await.unwrap();
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let _ = s.write_all(answer.as_bytes()).await;
+                let _ = s.shutdown().await;
+            });
+        }
+    });
+    (url, conns)
+}
+
+/// A one-operation spec (`GET /thing`, `POST /thing`) in a temp dir.
+pub fn thing_spec(dir: &Path) -> PathBuf {
+    let spec = dir.join("thing.yaml");
+    std::fs::write(
+        &spec,
+        "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /thing:\n    get:\n      operationId: getThing\n      responses: {'200': {description: ok}}\n    post:\n      operationId: postThing\n      responses: {'200': {description: ok}}\n",
+    )
+    .unwrap();
+    spec
+}
