@@ -111,7 +111,7 @@ pub fn router(state: AppState) -> Router {
 async fn mcp(State(st): State<AppState>, Path(name): Path<String>, mut req: Request) -> Response {
     // Hold this snapshot for the whole request: it finishes on the mapping it began with.
     let snap = st.live.load_full();
-    let Some(svcs) = snap.services.get(&name).cloned() else {
+    let Some(svcs) = snap.services.get(&name) else {
         return (
             StatusCode::NOT_FOUND,
             format!("no MCP server named `{name}` here\n"),
@@ -127,7 +127,7 @@ async fn mcp(State(st): State<AppState>, Path(name): Path<String>, mut req: Requ
             http::HeaderValue::from_static("application/json, text/event-stream"),
         );
     }
-    let svc = if json || !sse { svcs.json } else { svcs.sse };
+    let svc = if json || !sse { &svcs.json } else { &svcs.sse };
     // Read the body here (bounded) so a message rmcp cannot decode gets a JSON-RPC error
     // (-32700 / -32600) instead of a bare 415.
     let limit = st.max_request_bytes;
@@ -160,7 +160,7 @@ async fn mcp(State(st): State<AppState>, Path(name): Path<String>, mut req: Requ
         return resp;
     }
     let req = Request::from_parts(parts, Body::from(bytes.clone()));
-    let resp = match svc.oneshot(req).await {
+    let resp = match svc.clone().oneshot(req).await {
         Ok(resp) => resp.map(Body::new),
         Err(never) => match never {},
     };

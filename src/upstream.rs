@@ -134,12 +134,14 @@ impl Upstream {
                 Target::Body => whole_body = Some(v),
             }
         }
-        // Start from the parsed base URL (its host is never re-parsed) and set path and query.
-        let mut url = api.base_url.clone();
-        let base_path = api.base_url.path().trim_end_matches('/');
-        url.set_path(&format!("{base_path}{path}"));
+        // The base path, the expanded template and the query, all already percent-encoded.
+        let base = &api.base_url;
+        let mut target = String::with_capacity(base.path().len() + path.len() + 64);
+        target.push_str(base.path().trim_end_matches('/'));
+        target.push_str(&path);
         if !query.is_empty() {
-            url.set_query(Some(&query.join("&")));
+            target.push('?');
+            target.push_str(&query.join("&"));
         }
         let mut content: Option<(&str, Vec<u8>)> = None;
         if let Some(body) = &op.body {
@@ -168,9 +170,22 @@ impl Upstream {
             headers.insert(reqwest::header::COOKIE, v);
         }
         let total = Duration::from_millis(self.cfg.timeout_ms);
-        let sent = if url.scheme() == "http" {
-            tokio::time::timeout(total, self.send_h1(&op.method, &url, &headers, content)).await
+        let sent = if base.scheme() == "http" {
+            tokio::time::timeout(
+                total,
+                self.send_h1(&op.method, base, &target, &headers, content),
+            )
+            .await
         } else {
+            // Start from the parsed base URL (its host is never re-parsed).
+            let mut url = base.clone();
+            match target.split_once('?') {
+                Some((p, q)) => {
+                    url.set_path(p);
+                    url.set_query(Some(q));
+                }
+                None => url.set_path(&target),
+            }
             tokio::time::timeout(total, self.send_reqwest(&op.method, &url, headers, content)).await
         };
         sent.map_err(|_| UpstreamError::Timeout(self.cfg.timeout_ms))?
@@ -180,25 +195,19 @@ impl Upstream {
     async fn send_h1(
         &self,
         method: &str,
-        url: &url::Url,
+        base: &url::Url,
+        target: &str,
         headers: &reqwest::header::HeaderMap,
         content: Option<(&str, Vec<u8>)>,
     ) -> Result<Answer, UpstreamError> {
-        let host = url.host_str().unwrap_or("");
-        let port = url.port_or_known_default().unwrap_or(80);
-        let authority = format!("{host}:{port}");
-        let pool = self.pool(&authority);
+        let pool = self.pool(base);
         let mut req = Vec::with_capacity(256 + content.as_ref().map_or(0, |c| c.1.len()));
         req.extend_from_slice(method.as_bytes());
         req.push(b' ');
-        req.extend_from_slice(url.path().as_bytes());
-        if let Some(q) = url.query() {
-            req.push(b'?');
-            req.extend_from_slice(q.as_bytes());
-        }
+        req.extend_from_slice(target.as_bytes());
         req.extend_from_slice(b" HTTP/1.1\r\nHost: ");
-        req.extend_from_slice(host.as_bytes());
-        if url.port().is_some() {
+        req.extend_from_slice(base.host_str().unwrap_or("").as_bytes());
+        if let Some(port) = base.port() {
             req.extend_from_slice(format!(":{port}").as_bytes());
         }
         req.extend_from_slice(
@@ -237,7 +246,7 @@ impl Upstream {
             .await
             .map_err(|e| match e {
                 h1::H1Error::Connect(e) => UpstreamError::Connect {
-                    host: authority.clone(),
+                    host: pool.authority().to_string(),
                     reason: e.to_string(),
                 },
                 h1::H1Error::TooLarge(n) => UpstreamError::TooLarge(n),
@@ -251,15 +260,21 @@ impl Upstream {
         })
     }
 
-    fn pool(&self, authority: &str) -> Arc<h1::Pool> {
-        if let Some(p) = self.pools.read().expect("pools lock").get(authority) {
+    /// The connection pool for a backend, keyed by its base URL (no allocation on a hit).
+    fn pool(&self, base: &url::Url) -> Arc<h1::Pool> {
+        if let Some(p) = self.pools.read().expect("pools lock").get(base.as_str()) {
             return p.clone();
         }
+        let authority = format!(
+            "{}:{}",
+            base.host_str().unwrap_or(""),
+            base.port_or_known_default().unwrap_or(80)
+        );
         self.pools
             .write()
             .expect("pools lock")
-            .entry(authority.to_string())
-            .or_insert_with(|| Arc::new(h1::Pool::new(authority.to_string())))
+            .entry(base.as_str().to_string())
+            .or_insert_with(|| Arc::new(h1::Pool::new(authority)))
             .clone()
     }
 

@@ -81,6 +81,11 @@ impl Pool {
         }
     }
 
+    /// `host:port` this pool connects to.
+    pub fn authority(&self) -> &str {
+        &self.authority
+    }
+
     fn put(&self, mut c: Conn) {
         c.idle_since = Instant::now();
         let mut idle = self.idle.lock().expect("pool lock");
