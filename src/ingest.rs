@@ -174,11 +174,36 @@ const METHODS: [&str; 8] = [
 
 /// Read and normalise a document from a file.
 pub fn load_file(path: &Path) -> Result<ApiSpec, IngestError> {
-    let bytes = std::fs::read(path).map_err(|source| IngestError::Read {
+    use std::io::{BufRead, BufReader};
+    let read_err = |source| IngestError::Read {
         path: path.display().to_string(),
         source,
-    })?;
-    parse(bytes)
+    };
+    let file = std::fs::File::open(path).map_err(read_err)?;
+    let mut reader = BufReader::with_capacity(256 * 1024, file);
+    let first = reader
+        .fill_buf()
+        .map_err(read_err)?
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .copied();
+    if first != Some(b'{') {
+        // YAML (or something else): read it whole.
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut reader, &mut bytes).map_err(read_err)?;
+        return parse(bytes);
+    }
+    // JSON is streamed into the tree: a large document never sits in memory twice.
+    let t = std::time::Instant::now();
+    let flag = std::cell::Cell::new(false);
+    let seed = prune::Pruned {
+        names: false,
+        refs_paths: &flag,
+    };
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    let root = serde::de::DeserializeSeed::deserialize(seed, &mut de).map_err(IngestError::Json)?;
+    de.end().map_err(IngestError::Json)?;
+    normalise_tree(root, flag.get(), t)
 }
 
 /// Parse JSON or YAML bytes into a (pruned) JSON tree.
@@ -211,8 +236,16 @@ fn parse_tree_flagged(bytes: &[u8]) -> Result<(Value, bool), IngestError> {
 /// Read and normalise a document from bytes (JSON or YAML).
 pub fn parse(bytes: impl AsRef<[u8]>) -> Result<ApiSpec, IngestError> {
     let t = std::time::Instant::now();
-    let (mut root, refs_paths) = parse_tree_flagged(bytes.as_ref())?;
+    let (root, refs_paths) = parse_tree_flagged(bytes.as_ref())?;
     drop(bytes); // the tree is all we need: free the file before normalising
+    normalise_tree(root, refs_paths, t)
+}
+
+fn normalise_tree(
+    mut root: Value,
+    refs_paths: bool,
+    t: std::time::Instant,
+) -> Result<ApiSpec, IngestError> {
     let parsed = t.elapsed();
     let rss_parsed = rss_kib();
     // Unless something refers into them, the paths are consumed (and freed) one by one.

@@ -1,5 +1,6 @@
-//! Reading a document into a JSON tree while leaving out what no tool ever uses: `examples`
-//! maps and vendor extensions (`x-*`, except `x-nullable`). On large documents this is a third
+//! Reading a document into a JSON tree while leaving out what no tool ever uses: `examples`,
+//! response `headers` and `links`, `callbacks`, `externalDocs` and vendor extensions (`x-*`,
+//! except `x-nullable`). On large documents this is a third
 //! of the tree (GitHub's description: ~1.5 MB of `components/examples` alone), and the tree is
 //! the largest thing the gateway ever holds in memory.
 //!
@@ -12,6 +13,9 @@ use std::fmt;
 use serde::Deserializer;
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
+
+/// Keywords no tool uses: examples, response headers and links, callbacks, external docs.
+const UNUSED: [&str; 5] = ["examples", "headers", "links", "callbacks", "externalDocs"];
 
 /// Maps whose keys are user-chosen names, not keywords.
 const NAME_MAPS: [&str; 18] = [
@@ -99,7 +103,10 @@ impl<'de> Visitor<'de> for Pruned<'_> {
         let mut out = Map::new();
         while let Some(key) = map.next_key::<String>()? {
             let keyword = !self.names;
-            if keyword && (key == "examples" || (key.starts_with("x-") && key != "x-nullable")) {
+            if keyword
+                && (UNUSED.contains(&key.as_str())
+                    || (key.starts_with("x-") && key != "x-nullable"))
+            {
                 map.next_value::<IgnoredAny>()?;
                 continue;
             }
