@@ -162,7 +162,7 @@ impl ApiCatalog {
             }
         }
         let compiled = t.elapsed() - mapped;
-        let rss_compiled = ingest::rss_kib();
+        let rss_compiled = tracing::enabled!(tracing::Level::DEBUG).then(ingest::rss_kib);
         let by_name = tools
             .iter()
             .enumerate()

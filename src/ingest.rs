@@ -206,12 +206,8 @@ pub fn load_file(path: &Path) -> Result<ApiSpec, IngestError> {
     normalise_tree(root, flag.get(), t)
 }
 
-/// Parse JSON or YAML bytes into a (pruned) JSON tree.
-pub fn parse_tree(bytes: &[u8]) -> Result<Value, IngestError> {
-    parse_tree_flagged(bytes).map(|(v, _)| v)
-}
-
-/// The tree, and whether some `$ref` points into `#/paths`.
+/// Parse JSON or YAML bytes into a (pruned) JSON tree, and say whether some `$ref` points
+/// into `#/paths`.
 fn parse_tree_flagged(bytes: &[u8]) -> Result<(Value, bool), IngestError> {
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
     use serde::de::DeserializeSeed;
@@ -247,7 +243,7 @@ fn normalise_tree(
     t: std::time::Instant,
 ) -> Result<ApiSpec, IngestError> {
     let parsed = t.elapsed();
-    let rss_parsed = rss_kib();
+    let rss_parsed = tracing::enabled!(tracing::Level::DEBUG).then(rss_kib);
     // Unless something refers into them, the paths are consumed (and freed) one by one.
     let paths = if refs_paths {
         None

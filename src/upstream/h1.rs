@@ -242,14 +242,7 @@ async fn exchange(
                 return Err(fail(H1Error::TooLarge(max_body)));
             }
             while conn.buf.len() < len {
-                let n = conn
-                    .stream
-                    .read_buf(&mut conn.buf)
-                    .await
-                    .map_err(|e| fail(H1Error::Io(e)))?;
-                if n == 0 {
-                    return Err(fail(H1Error::Closed));
-                }
+                fill(conn).await.map_err(fail)?;
             }
             let body = conn.buf.split_to(len).freeze();
             (body, conn.buf.is_empty())
@@ -313,15 +306,7 @@ async fn read_chunked(conn: &mut Conn, max_body: usize) -> Result<bytes::Bytes, 
             return Err(H1Error::TooLarge(max_body));
         }
         while conn.buf.len() < size + 2 {
-            if conn
-                .stream
-                .read_buf(&mut conn.buf)
-                .await
-                .map_err(H1Error::Io)?
-                == 0
-            {
-                return Err(H1Error::Closed);
-            }
+            fill(conn).await?;
         }
         out.extend_from_slice(&conn.buf[..size]);
         if &conn.buf[size..size + 2] != b"\r\n" {
@@ -341,14 +326,15 @@ async fn read_line(conn: &mut Conn) -> Result<String, H1Error> {
         if conn.buf.len() > MAX_HEAD_BYTES {
             return Err(H1Error::Malformed("chunk header too long".into()));
         }
-        if conn
-            .stream
-            .read_buf(&mut conn.buf)
-            .await
-            .map_err(H1Error::Io)?
-            == 0
-        {
-            return Err(H1Error::Closed);
-        }
+        fill(conn).await?;
+    }
+}
+
+/// Read more of the answer into the buffer; the peer closing here is an error.
+async fn fill(conn: &mut Conn) -> Result<(), H1Error> {
+    match conn.stream.read_buf(&mut conn.buf).await {
+        Ok(0) => Err(H1Error::Closed),
+        Ok(_) => Ok(()),
+        Err(e) => Err(H1Error::Io(e)),
     }
 }
