@@ -168,6 +168,19 @@ pub struct ApiSpec {
     pub diagnostics: Vec<Diagnostic>,
 }
 
+/// Headers a tool argument may never set.
+const GATEWAY_HEADERS: [&str; 9] = [
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "upgrade",
+    "te",
+    "trailer",
+    "keep-alive",
+    "cookie",
+];
+
 const METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
@@ -535,12 +548,24 @@ impl<'a> OpCtx<'a> {
                     ));
                 }
             };
-            if location == Location::Header
-                && ["accept", "content-type", "authorization"]
-                    .contains(&name.to_ascii_lowercase().as_str())
-            {
-                // OpenAPI: these header parameters are ignored (set by the gateway).
-                continue;
+            if location == Location::Header {
+                let lower = name.to_ascii_lowercase();
+                if ["accept", "content-type", "authorization"].contains(&lower.as_str()) {
+                    // OpenAPI: these header parameters are ignored (set by the gateway).
+                    continue;
+                }
+                if GATEWAY_HEADERS.contains(&lower.as_str()) || lower.starts_with("proxy-") {
+                    // Framing and connection headers are the gateway's: letting a caller set
+                    // them would allow request smuggling.
+                    diags.push(Diagnostic {
+                        operation: label.to_string(),
+                        message: format!(
+                            "header parameter `{name}` is set by the gateway itself: not exposed"
+                        ),
+                        skipped: false,
+                    });
+                    continue;
+                }
             }
             let schema_src = if self.version == SpecVersion::V2 {
                 swagger2_param_schema(p)
@@ -946,6 +971,25 @@ mod tests {
             p.schema,
             serde_json::json!({"type":"array","items":{"type":"integer"}})
         );
+    }
+
+    #[test]
+    fn framing_headers_are_never_arguments() {
+        let spec = parse(
+            br#"{"openapi":"3.0.3","info":{"title":"t","version":"1"},"paths":{"/a":{"post":{
+            "parameters":[{"name":"Content-Length","in":"header","schema":{"type":"string"}},
+                          {"name":"Transfer-Encoding","in":"header","schema":{"type":"string"}},
+                          {"name":"X-Ok","in":"header","schema":{"type":"string"}}],
+            "responses":{}}}}}"#,
+        )
+        .unwrap();
+        let names: Vec<_> = spec.operations[0]
+            .parameters
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
+        assert_eq!(names, ["X-Ok"]);
+        assert_eq!(spec.diagnostics.len(), 2, "{:?}", spec.diagnostics);
     }
 
     #[test]
