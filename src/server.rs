@@ -159,12 +159,22 @@ async fn mcp(State(st): State<AppState>, Path(name): Path<String>, mut req: Requ
     {
         return resp;
     }
+    // rmcp's 415 also covers a wrong Content-Type: that one is left as rmcp says it.
+    let json_body = parts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|e| e.trim().eq_ignore_ascii_case("application/json"))
+        });
     let req = Request::from_parts(parts, Body::from(bytes.clone()));
     let resp = match svc.clone().oneshot(req).await {
         Ok(resp) => resp.map(Body::new),
         Err(never) => match never {},
     };
-    if resp.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+    if json_body && resp.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE {
         return undecodable(&bytes).unwrap_or(resp);
     }
     resp

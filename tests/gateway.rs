@@ -322,6 +322,17 @@ async fn malformed_requests_get_clear_json_rpc_errors() {
         .post_raw(&format!("\"{}\"", "x".repeat(5 * 1024 * 1024)), &v)
         .await;
     assert_eq!(r.status, 413);
+    let text_plain = mcp
+        .http
+        .post(&mcp.url)
+        .header("content-type", "text/plain")
+        .header("accept", "application/json, text/event-stream")
+        .body(r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(text_plain.status().as_u16(), 415);
+    assert!(text_plain.text().await.unwrap().contains("Content-Type"));
     let get = mcp.http.get(&mcp.url).send().await.unwrap();
     assert_eq!(get.status().as_u16(), 405);
     let missing = mcp
