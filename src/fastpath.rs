@@ -4,9 +4,9 @@
 //! rmcp's stateless mode builds a whole service per request (task spawn, channels, an untagged
 //! enum decode of the message); measured in `bench/`, that alone kept `tools/call` near a third
 //! of the throughput target. This module accepts only requests it can answer exactly as rmcp
-//! would (the integration tests compare both answers byte for byte); anything else, including
-//! every error case, falls through to rmcp with the same bytes. So rmcp stays the protocol
-//! authority and this is an optimisation, not a second implementation to keep in sync.
+//! would (an integration test sends each request both ways and compares the JSON answers);
+//! anything else, including every error case, falls through to rmcp with the same bytes. So
+//! rmcp stays the protocol authority and this is an optimisation, not a second implementation.
 
 use std::borrow::Cow;
 
