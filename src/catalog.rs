@@ -143,15 +143,7 @@ impl ApiCatalog {
         for m in mapping.tools {
             let name = m.name.clone();
             match compile(m) {
-                Ok((e, warning)) => {
-                    if let Some(w) = warning
-                        && let Some(r) =
-                            report.iter_mut().find(|r| r.tool.as_deref() == Some(&name))
-                    {
-                        r.notes.push(w);
-                    }
-                    tools.push(e)
-                }
+                Ok(e) => tools.push(e),
                 Err(msg) => {
                     // A schema the validator cannot compile: skip this tool, say why.
                     if let Some(r) = report.iter_mut().find(|r| r.tool.as_deref() == Some(&name)) {
@@ -245,10 +237,9 @@ fn compile_schema(schema: &Value) -> Result<jsonschema::Validator, String> {
         .map_err(|e| format!("schema does not compile: {e}"))
 }
 
-/// The ready tool, and a note when its output schema had to be dropped.
-fn compile(m: MappedTool) -> Result<(ToolEntry, Option<String>), String> {
+/// The ready tool: input validator compiled, definition serialized, schema trees dropped.
+fn compile(m: MappedTool) -> Result<ToolEntry, String> {
     let validator = compile_schema(&Value::Object((*m.input_schema).clone()))?;
-    let warning = None;
     let method = m.op.method.as_str();
     let mut ann = ToolAnnotations::with_title(m.title.clone()).open_world(true);
     match method {
@@ -276,14 +267,11 @@ fn compile(m: MappedTool) -> Result<(ToolEntry, Option<String>), String> {
         output_schema: None,
         ..m
     };
-    Ok((
-        ToolEntry {
-            mapped: m,
-            json,
-            validator,
-            output_validator: OnceLock::new(),
-            has_output_schema,
-        },
-        warning,
-    ))
+    Ok(ToolEntry {
+        mapped: m,
+        json,
+        validator,
+        output_validator: OnceLock::new(),
+        has_output_schema,
+    })
 }

@@ -127,21 +127,40 @@ pub struct Operation {
 }
 
 impl Operation {
-    /// A copy without the (possibly large) schemas and `$defs`.
-    pub fn clone_shallow(&self) -> Operation {
+    /// A copy with only what a call needs: no schemas, descriptions or `$defs`.
+    pub fn for_calls(&self) -> Operation {
         Operation {
             method: self.method.clone(),
             path: self.path.clone(),
             operation_id: self.operation_id.clone(),
-            summary: self.summary.clone(),
-            description: self.description.clone(),
+            summary: None,
+            description: None,
             tags: self.tags.clone(),
             deprecated: self.deprecated,
-            parameters: self.parameters.clone(),
-            body: self.body.clone(),
+            parameters: self
+                .parameters
+                .iter()
+                .map(|p| Parameter {
+                    name: p.name.clone(),
+                    location: p.location,
+                    required: p.required,
+                    description: None,
+                    schema: Value::Null,
+                    style: p.style,
+                    explode: p.explode,
+                    allow_reserved: p.allow_reserved,
+                })
+                .collect(),
+            body: self.body.as_ref().map(|b| RequestBody {
+                content_type: b.content_type.clone(),
+                kind: b.kind,
+                required: b.required,
+                description: None,
+                schema: Value::Null,
+            }),
             output_schema: None,
             scopes: self.scopes.clone(),
-            defs: self.defs.clone(),
+            defs: Arc::default(),
         }
     }
 }
@@ -418,7 +437,7 @@ fn server_url(root: &Value, version: SpecVersion) -> Option<String> {
         let mut url = server.get("url")?.as_str()?.to_string();
         if let Some(vars) = server.get("variables").and_then(Value::as_object) {
             for (k, v) in vars {
-                if let Some(d) = v.get("default").and_then(scalar_string_ref) {
+                if let Some(d) = v.get("default").and_then(scalar_string) {
                     url = url.replace(&format!("{{{k}}}"), &d);
                 }
             }
@@ -427,10 +446,6 @@ fn server_url(root: &Value, version: SpecVersion) -> Option<String> {
     };
     (url.starts_with("http://") || url.starts_with("https://"))
         .then(|| url.trim_end_matches('/').to_string())
-}
-
-fn scalar_string_ref(v: &Value) -> Option<String> {
-    scalar_string(v)
 }
 
 /// Resolve a local JSON pointer such as `#/components/schemas/Pet`.

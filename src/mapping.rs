@@ -13,7 +13,7 @@ use globset::{Glob, GlobMatcher};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::config::{ApiConfig, ConfigError};
+use crate::config::{ApiConfig, ConfigError, ToolOverride};
 use crate::ingest::{ApiSpec, BodyKind, Location, Operation};
 
 /// One include/exclude rule; every field given must match.
@@ -166,7 +166,8 @@ pub fn map_api(
 
     // 1. Base names, in document order.
     let mut report = Vec::new();
-    let mut chosen: Vec<(usize, String, Vec<String>)> = Vec::new(); // (op index, name, notes)
+    // (op index, name, notes, override); `report[i]` is operation `i`'s line.
+    let mut chosen: Vec<(usize, String, Vec<String>, Option<&ToolOverride>)> = Vec::new();
     let mut used_overrides = HashSet::new();
     for (i, op) in spec.operations.iter().enumerate() {
         let selected = (include.is_empty() || include.iter().any(|s| s.matches(op)))
@@ -215,7 +216,7 @@ pub fn map_api(
             used_overrides.insert(key.to_string());
         }
         if selected {
-            chosen.push((i, name.clone(), notes.clone()));
+            chosen.push((i, name.clone(), notes.clone(), over.map(|(_, o)| o)));
         }
         report.push(OpReport {
             method: op.method.clone(),
@@ -241,7 +242,7 @@ pub fn map_api(
         .filter_map(|o| o.name.as_deref())
         .collect();
     let mut taken: HashMap<String, usize> = HashMap::new();
-    for (i, name, _) in &chosen {
+    for (i, name, _, _) in &chosen {
         if explicit.contains(name.as_str())
             && let Some(prev) = taken.insert(name.clone(), *i)
         {
@@ -255,7 +256,7 @@ pub fn map_api(
     }
     let mut names = HashSet::new();
     let mut tools = Vec::new();
-    for (i, name, mut notes) in chosen {
+    for (i, name, mut notes, over) in chosen {
         let mut final_name = name.clone();
         let explicit_here = explicit.contains(name.as_str()) && taken.get(&name) == Some(&i);
         if !explicit_here && (names.contains(&final_name) || explicit.contains(name.as_str())) {
@@ -272,20 +273,9 @@ pub fn map_api(
         }
         names.insert(final_name.clone());
         let op = &spec.operations[i];
-        let r = report
-            .iter_mut()
-            .find(|r| r.method == op.method && r.path == op.path)
-            .expect("every operation has a report line");
+        let r = &mut report[i];
         r.tool = Some(final_name.clone());
         r.notes = notes;
-        let over = op
-            .operation_id
-            .as_deref()
-            .and_then(|id| api.tools.get(id))
-            .or_else(|| {
-                api.tools
-                    .get(&naming::sanitize(op.operation_id.as_deref().unwrap_or("")))
-            });
         tools.push(build_tool(
             op,
             final_name,
@@ -304,7 +294,7 @@ fn label(op: &Operation) -> String {
 fn build_tool(
     op: &Operation,
     name: String,
-    over: Option<&crate::config::ToolOverride>,
+    over: Option<&ToolOverride>,
     notes: &mut Vec<String>,
     max_output_schema_bytes: usize,
 ) -> MappedTool {
@@ -374,27 +364,6 @@ fn build_tool(
         .and_then(|o| o.title.clone())
         .or(summary)
         .unwrap_or_else(|| name.clone());
-    // The tool keeps what a call needs; schemas live in the tool's own `inputSchema`.
-    let lean = Operation {
-        defs: Arc::default(),
-        output_schema: None,
-        parameters: op
-            .parameters
-            .iter()
-            .map(|p| crate::ingest::Parameter {
-                schema: Value::Null,
-                description: None,
-                ..p.clone()
-            })
-            .collect(),
-        body: op.body.as_ref().map(|b| crate::ingest::RequestBody {
-            schema: Value::Null,
-            description: None,
-            ..b.clone()
-        }),
-        description: None,
-        ..op.clone_shallow()
-    };
     MappedTool {
         name,
         title,
@@ -402,7 +371,8 @@ fn build_tool(
         input_schema: Arc::new(input_schema),
         output_schema,
         bindings,
-        op: lean,
+        // The tool keeps what a call needs; schemas live in the tool's own `inputSchema`.
+        op: op.for_calls(),
     }
 }
 
@@ -701,6 +671,11 @@ paths:
         assert_eq!(m.tools.len(), 1);
         assert_eq!(m.tools[0].name, "fetch_pet");
         assert_eq!(m.tools[0].description, "Fetch");
+        // An operation without operationId is overridden by its generated name.
+        let by_generated = api("name: t\nspec: x\ntools:\n  delete_admin: {description: Wipe}\n");
+        let m = map_api_t(&spec, &by_generated).unwrap();
+        let admin = m.tools.iter().find(|t| t.name == "delete_admin").unwrap();
+        assert_eq!(admin.description, "Wipe");
         let bad = api("name: t\nspec: x\ntools:\n  nope: {name: x}\n");
         assert!(
             map_api_t(&spec, &bad)

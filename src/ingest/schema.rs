@@ -60,21 +60,8 @@ impl<'d> SchemaTranslator<'d> {
         Ok((out, deps))
     }
 
-    /// Follow a `$ref` chain to the schema it names (for flattening a body object).
-    pub fn deref<'v>(&self, mut schema: &'v Value) -> Option<&'v Value>
-    where
-        'd: 'v,
-    {
-        for _ in 0..32 {
-            match schema.get("$ref").and_then(Value::as_str) {
-                Some(r) => schema = resolve_pointer(self.root, r)?,
-                None => return Some(schema),
-            }
-        }
-        None
-    }
-
     /// Every `$defs` entry reachable from `deps`, keyed by its `$defs` name, in a stable order.
+    #[cfg(test)]
     pub fn closure(&mut self, deps: &BTreeSet<String>) -> Result<Map<String, Value>, SchemaError> {
         let seen = self.check(deps)?;
         let mut out: Vec<(String, Value)> = seen
