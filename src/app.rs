@@ -6,6 +6,7 @@ use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::Verifier;
 use crate::catalog::Gateway;
 use crate::config::Config;
 use crate::server::{AppState, Snapshot, router};
@@ -16,6 +17,7 @@ pub async fn serve(cfg: Config, cancel: CancellationToken) -> anyhow::Result<()>
     let started = std::time::Instant::now();
     let gateway = Gateway::build(&cfg)?;
     let upstream = Upstream::new(&cfg.upstream)?;
+    let verifier = Arc::new(Verifier::new(&cfg.auth)?);
     let listener = TcpListener::bind(cfg.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", cfg.listen))?;
@@ -37,11 +39,25 @@ pub async fn serve(cfg: Config, cancel: CancellationToken) -> anyhow::Result<()>
     } else {
         addr.to_string()
     };
-    for name in &gateway.order {
-        let url = format!("http://{host}/mcp/{name}");
-        print!("{}", crate::report::startup(&gateway.apis[name], &url));
+    let public_url = cfg
+        .server
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{host}"));
+    let order = gateway.order.clone();
+    let snapshot = Snapshot::new(gateway, &cfg, &public_url, &verifier, &upstream, &cancel)?;
+    for name in &order {
+        let url = format!("{}/mcp/{name}", public_url.trim_end_matches('/'));
+        print!(
+            "{}",
+            crate::report::startup(
+                &snapshot.gateway.apis[name],
+                &url,
+                snapshot.protection(name)
+            )
+        );
     }
-    let snapshot = Snapshot::new(gateway, &upstream, &cfg.server, &cancel);
+    tokio::spawn(verifier.clone().prefetch());
     let state = AppState {
         live: Arc::new(ArcSwap::from_pointee(snapshot)),
         max_request_bytes: cfg.server.max_request_bytes,

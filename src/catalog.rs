@@ -175,35 +175,45 @@ impl ApiCatalog {
         })
     }
 
-    /// Number of `tools/list` pages (at least one, possibly empty).
-    pub fn page_count(&self) -> usize {
-        self.tools.len().div_ceil(self.page_size).max(1)
+    /// Number of `tools/list` pages (at least one, possibly empty) of the tools in `view`
+    /// (indices into `tools`; `None`: all of them).
+    pub fn page_count(&self, view: Option<&[usize]>) -> usize {
+        let n = view.map_or(self.tools.len(), <[usize]>::len);
+        n.div_ceil(self.page_size).max(1)
     }
 
-    /// The tools on one page.
-    pub fn page(&self, page: usize) -> &[ToolEntry] {
-        let start = (page * self.page_size).min(self.tools.len());
-        let end = (start + self.page_size).min(self.tools.len());
-        &self.tools[start..end]
+    /// The tools on one page of `view`.
+    pub fn page<'a>(
+        &'a self,
+        page: usize,
+        view: Option<&'a [usize]>,
+    ) -> impl Iterator<Item = &'a ToolEntry> + 'a {
+        let n = view.map_or(self.tools.len(), <[usize]>::len);
+        let start = (page * self.page_size).min(n);
+        let end = (start + self.page_size).min(n);
+        (start..end).map(move |i| &self.tools[view.map_or(i, |v| v[i])])
     }
 
-    /// Append the serialized `tools/list` result for a page to `out`; `modern` adds the
-    /// 2026-07-28 fields (`resultType`, `ttlMs`, `cacheScope`) with the values rmcp gives them.
-    pub fn write_page(&self, out: &mut Vec<u8>, page: usize, modern: bool) {
-        let start = (page * self.page_size).min(self.tools.len());
-        let end = (start + self.page_size).min(self.tools.len());
+    /// Append the serialized `tools/list` result for a page of `view` to `out`; `modern` adds
+    /// the 2026-07-28 fields (`resultType`, `ttlMs`, `cacheScope`) with the values rmcp gives
+    /// them.
+    pub fn write_page(&self, out: &mut Vec<u8>, page: usize, modern: bool, view: Option<&[usize]>) {
         // Pages are spliced from each tool's JSON, serialized once.
-        let items = &self.tools[start..end];
-        out.reserve(items.iter().map(|t| t.json.len() + 1).sum::<usize>() + 96);
+        out.reserve(
+            self.page(page, view)
+                .map(|t| t.json.len() + 1)
+                .sum::<usize>()
+                + 96,
+        );
         out.push(b'{');
         if modern {
             out.extend_from_slice(br#""resultType":"complete","ttlMs":0,"cacheScope":"private","#);
         }
-        if page + 1 < self.page_count() {
+        if page + 1 < self.page_count(view) {
             out.extend_from_slice(format!(r#""nextCursor":"{}","#, page + 1).as_bytes());
         }
         out.extend_from_slice(br#""tools":["#);
-        for (i, t) in items.iter().enumerate() {
+        for (i, t) in self.page(page, view).enumerate() {
             if i > 0 {
                 out.push(b',');
             }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{ApiConfig, Config, ConfigError, ServerConfig, UpstreamConfig};
+use crate::config::{ApiConfig, Config, ConfigError, IssuerConfig, ServerConfig, UpstreamConfig};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -24,6 +24,36 @@ pub enum Command {
     Serve(ServeArgs),
     /// Show what each operation of a spec becomes, without serving.
     Inspect(InspectArgs),
+    /// DEVELOPMENT ONLY: print a short-lived access token signed by the local development key,
+    /// accepted by endpoints whose config trusts `issuer: dev`.
+    DevToken(DevTokenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DevTokenArgs {
+    /// Config whose endpoints the token is for (its resource URLs become the audience and its
+    /// scopes the default scope).
+    #[arg(long, default_value = "config/rest2mcp-dev-auth.yaml")]
+    pub config: PathBuf,
+    /// Audience (repeatable); replaces the config's resource URLs.
+    #[arg(long = "audience")]
+    pub audiences: Vec<String>,
+    /// Scope to grant (repeatable); default: every scope the config's endpoints know.
+    #[arg(long = "scope")]
+    pub scopes: Vec<String>,
+    /// Subject (`sub`).
+    #[arg(long, default_value = "dev-user")]
+    pub sub: String,
+    /// Extra claim `name=value` (repeatable), e.g. --claim email=dev@example.com.
+    #[arg(long = "claim")]
+    pub claims: Vec<String>,
+    /// Lifetime in seconds.
+    #[arg(long, default_value_t = 3600)]
+    pub ttl: u64,
+    /// Signing key file (default: the dev issuer's `dev_key`, `$REST2MCP_DEV_KEY`, or
+    /// ~/.config/rest2mcp/dev-signing-key.p8; created when missing).
+    #[arg(long)]
+    pub key: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -46,6 +76,18 @@ pub struct ServeArgs {
     /// Extra accepted `Host` value (repeatable), e.g. mcp.example.com.
     #[arg(long = "allowed-host")]
     pub allowed_hosts: Vec<String>,
+    /// Public base URL clients use (the OAuth resource is `{public-url}/mcp/{name}`).
+    #[arg(long)]
+    pub public_url: Option<String>,
+    /// Trust this token issuer (its URL, or `dev`); repeatable. Protects every endpoint.
+    #[arg(long = "issuer")]
+    pub issuers: Vec<String>,
+    /// JWKS URL or file for the (single) --issuer (default: discovered from the issuer).
+    #[arg(long, requires = "issuers")]
+    pub jwks: Option<String>,
+    /// Scope every request needs (repeatable).
+    #[arg(long = "scope", requires = "issuers")]
+    pub scopes: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -78,10 +120,9 @@ impl ServeArgs {
                         name: self.name.clone().unwrap_or_else(|| stem(&spec)),
                         spec,
                         base_url: self.base_url.clone(),
-                        include: vec![],
-                        exclude: vec![],
-                        tools: Default::default(),
+                        ..Default::default()
                     }],
+                    auth: Default::default(),
                 };
                 cfg.validate()?;
                 cfg
@@ -93,6 +134,32 @@ impl ServeArgs {
         cfg.server
             .allowed_hosts
             .extend(self.allowed_hosts.iter().cloned());
+        if let Some(u) = &self.public_url {
+            cfg.server.public_url = Some(u.clone());
+        }
+        if self.jwks.is_some() && self.issuers.len() != 1 {
+            return Err(ConfigError::Invalid(
+                "--jwks applies to exactly one --issuer".into(),
+            ));
+        }
+        for i in &self.issuers {
+            cfg.auth.issuers.retain(|c| &c.issuer != i);
+            cfg.auth.issuers.push(IssuerConfig {
+                issuer: i.clone(),
+                jwks: self.jwks.clone(),
+                algorithms: crate::config::default_algorithms(),
+                introspection: None,
+                token_endpoint: None,
+                claims: vec![],
+                dev_key: None,
+            });
+        }
+        if !self.scopes.is_empty() {
+            for api in &mut cfg.apis {
+                api.auth.scopes = self.scopes.clone();
+            }
+        }
+        cfg.validate()?;
         Ok(cfg)
     }
 }
@@ -123,9 +190,7 @@ impl InspectArgs {
             name: stem(&self.spec),
             spec: self.spec.clone(),
             base_url: None,
-            include: vec![],
-            exclude: vec![],
-            tools: Default::default(),
+            ..Default::default()
         };
         let Some(path) = &self.config else {
             return Ok(default);
@@ -143,5 +208,99 @@ impl InspectArgs {
                 self.spec.display()
             ))
         })
+    }
+}
+
+impl DevTokenArgs {
+    /// Mint the token: audience and scopes from the config unless given.
+    pub fn run(&self) -> anyhow::Result<String> {
+        let needs_config = self.audiences.is_empty() || self.scopes.is_empty();
+        let cfg = if needs_config || self.key.is_none() {
+            match Config::load(&self.config) {
+                Ok(c) => Some(c),
+                Err(e) if needs_config => {
+                    anyhow::bail!("{e} (or give --audience and --scope)")
+                }
+                Err(_) => None,
+            }
+        } else {
+            None
+        };
+        let dev_key = cfg.as_ref().and_then(|c| {
+            c.auth
+                .issuers
+                .iter()
+                .find(|i| i.issuer == crate::config::DEV_ISSUER)
+                .and_then(|i| i.dev_key.clone())
+        });
+        let path = crate::auth::dev::key_path(self.key.as_deref().or(dev_key.as_deref()));
+        let key = crate::auth::dev::DevKey::load_or_create(&path).map_err(anyhow::Error::msg)?;
+        let mut audiences = self.audiences.clone();
+        let mut scopes = self.scopes.clone();
+        if let Some(cfg) = &cfg {
+            if !cfg
+                .auth
+                .issuers
+                .iter()
+                .any(|i| i.issuer == crate::config::DEV_ISSUER)
+            {
+                eprintln!(
+                    "warning: {} does not trust `issuer: dev`; its endpoints will refuse this token",
+                    self.config.display()
+                );
+            }
+            let public = cfg
+                .server
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", cfg.listen));
+            let protected: Vec<&ApiConfig> = cfg.apis.iter().filter(|a| a.auth.enabled).collect();
+            if audiences.is_empty() {
+                audiences = protected
+                    .iter()
+                    .flat_map(|a| {
+                        if a.auth.audiences.is_empty() {
+                            vec![format!("{}/mcp/{}", public.trim_end_matches('/'), a.name)]
+                        } else {
+                            a.auth.audiences.clone()
+                        }
+                    })
+                    .collect();
+            }
+            if self.scopes.is_empty() {
+                let gateway = crate::catalog::Gateway::build(cfg)?;
+                let mut all = std::collections::BTreeSet::new();
+                for a in &protected {
+                    all.extend(a.auth.scopes.iter().cloned());
+                    if let Some(cat) = gateway.apis.get(&a.name) {
+                        for t in &cat.tools {
+                            all.extend(t.mapped.scopes.iter().flatten().cloned());
+                        }
+                    }
+                }
+                scopes = all.into_iter().collect();
+            }
+        }
+        if audiences.is_empty() {
+            anyhow::bail!("no audience: give --audience or a --config with protected endpoints");
+        }
+        let mut extra = serde_json::Map::new();
+        for c in &self.claims {
+            let (k, v) = c
+                .split_once('=')
+                .ok_or_else(|| anyhow::anyhow!("--claim `{c}` is not name=value"))?;
+            let v = serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::from(v));
+            extra.insert(k.to_string(), v);
+        }
+        eprintln!(
+            "DEVELOPMENT token (key {}): sub={} aud={} scope=\"{}\" valid {} s",
+            path.display(),
+            self.sub,
+            audiences.join(","),
+            scopes.join(" "),
+            self.ttl
+        );
+        key.mint(&self.sub, &audiences, &scopes, self.ttl, extra)
+            .map_err(anyhow::Error::msg)
     }
 }

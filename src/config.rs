@@ -35,6 +35,9 @@ pub struct Config {
     pub server: ServerConfig,
     #[serde(default)]
     pub upstream: UpstreamConfig,
+    /// Who may call: trusted token issuers (none: every endpoint is open).
+    #[serde(default)]
+    pub auth: AuthConfig,
     pub apis: Vec<ApiConfig>,
 }
 
@@ -53,6 +56,9 @@ pub struct ServerConfig {
     /// Output schemas larger than this (serialized, with their `$defs`) are not advertised:
     /// they bloat `tools/list` and clients compile them; answers stay available as text.
     pub max_output_schema_bytes: usize,
+    /// Public base URL clients use, e.g. `https://mcp.example.com`: each endpoint's OAuth
+    /// resource identifier is `{public_url}/mcp/{name}`. Default: `http://{listen address}`.
+    pub public_url: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -67,6 +73,7 @@ impl Default for ServerConfig {
             max_request_bytes: 4 * 1024 * 1024,
             page_size: 100,
             max_output_schema_bytes: 32 * 1024,
+            public_url: None,
         }
     }
 }
@@ -93,7 +100,7 @@ impl Default for UpstreamConfig {
 }
 
 /// One exposed API: a spec, a backend and the selection of operations.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiConfig {
     /// Served at `/mcp/{name}`.
@@ -112,6 +119,12 @@ pub struct ApiConfig {
     /// Per-tool overrides keyed by operationId (or by the generated tool name).
     #[serde(default)]
     pub tools: BTreeMap<String, ToolOverride>,
+    /// Protection of this endpoint (when `auth.issuers` is not empty).
+    #[serde(default)]
+    pub auth: ApiAuthConfig,
+    /// What the backend learns about the caller, and the backend's own credentials.
+    #[serde(default)]
+    pub downstream: DownstreamConfig,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -121,6 +134,222 @@ pub struct ToolOverride {
     pub name: Option<String>,
     pub description: Option<String>,
     pub title: Option<String>,
+    /// Scopes a caller needs for this tool (replaces the operation's own `security` scopes).
+    pub scopes: Option<Vec<String>>,
+}
+
+/// Token issuers the gateway trusts, shared by every API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    pub issuers: Vec<IssuerConfig>,
+    /// Clock skew allowed on `exp` / `nbf`, seconds.
+    pub leeway_secs: u64,
+    /// Least time between two JWKS fetches triggered by an unknown `kid`, seconds.
+    pub jwks_min_refresh_secs: u64,
+    /// A validated token is remembered this long at most (and never past its `exp`), seconds.
+    pub token_cache_secs: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            issuers: vec![],
+            leeway_secs: 30,
+            jwks_min_refresh_secs: 10,
+            token_cache_secs: 300,
+        }
+    }
+}
+
+/// The development issuer's name in config: tokens minted by `rest2mcp dev-token`.
+pub const DEV_ISSUER: &str = "dev";
+
+/// One trusted authorization server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerConfig {
+    /// The exact `iss` of its tokens (also where its metadata is discovered, RFC 8414 /
+    /// OpenID Connect). `dev`: the local development key of `rest2mcp dev-token`.
+    pub issuer: String,
+    /// JWKS URL or file; default: `jwks_uri` from the issuer's metadata.
+    #[serde(default)]
+    pub jwks: Option<String>,
+    /// Accepted signature algorithms (asymmetric only).
+    #[serde(default = "default_algorithms")]
+    pub algorithms: Vec<String>,
+    /// Opaque (non-JWT) tokens are checked at this RFC 7662 endpoint.
+    #[serde(default)]
+    pub introspection: Option<IntrospectionConfig>,
+    /// Token endpoint (for `token_exchange`); default: from the issuer's metadata.
+    #[serde(default)]
+    pub token_endpoint: Option<String>,
+    /// Custom claims that header templates may use, besides the registered/OpenID ones.
+    #[serde(default)]
+    pub claims: Vec<String>,
+    /// Development issuer only: the key file (default `$REST2MCP_DEV_KEY` or
+    /// `~/.config/rest2mcp/dev-signing-key.p8`).
+    #[serde(default)]
+    pub dev_key: Option<PathBuf>,
+}
+
+pub fn default_algorithms() -> Vec<String> {
+    [
+        "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntrospectionConfig {
+    pub endpoint: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    /// How long an introspection answer is reused, seconds (never past the token's `exp`).
+    #[serde(default = "default_introspection_cache")]
+    pub cache_secs: u64,
+}
+
+fn default_introspection_cache() -> u64 {
+    60
+}
+
+/// A secret, read from an environment variable or a file, never written in the config.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Secret {
+    pub env: Option<String>,
+    pub file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.env, &self.file) {
+            (Some(e), _) => write!(f, "Secret(env {e})"),
+            (_, Some(p)) => write!(f, "Secret(file {})", p.display()),
+            _ => write!(f, "Secret(unset)"),
+        }
+    }
+}
+
+impl Secret {
+    /// The value; trailing newlines of a file are dropped.
+    pub fn read(&self) -> Result<String, String> {
+        match (&self.env, &self.file) {
+            (Some(e), None) => {
+                std::env::var(e).map_err(|_| format!("environment variable `{e}` is not set"))
+            }
+            (None, Some(p)) => std::fs::read_to_string(p)
+                .map(|s| s.trim_end_matches(['\r', '\n']).to_string())
+                .map_err(|err| format!("cannot read secret file {}: {err}", p.display())),
+            _ => Err("a secret needs exactly one of `env` or `file`".into()),
+        }
+    }
+}
+
+/// Protection of one endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiAuthConfig {
+    /// `false` leaves this endpoint open even when issuers are configured.
+    pub enabled: bool,
+    /// Issuers (their `issuer` values) accepted here; empty: all.
+    pub issuers: Vec<String>,
+    /// Scopes every request to this endpoint needs.
+    pub scopes: Vec<String>,
+    /// Scopes a tool needs when neither its operation's `security` nor its override names any.
+    pub default_tool_scopes: Vec<String>,
+    /// Accepted `aud` values; default: this endpoint's resource URL.
+    pub audiences: Vec<String>,
+    /// `tools/list` shows only the tools the caller's scopes allow.
+    pub filter_tools: bool,
+    /// Shown to users by clients (`resource_name` in the metadata); default: the API title.
+    pub resource_name: Option<String>,
+}
+
+impl Default for ApiAuthConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            issuers: vec![],
+            scopes: vec![],
+            default_tool_scopes: vec![],
+            audiences: vec![],
+            filter_tools: true,
+            resource_name: None,
+        }
+    }
+}
+
+/// What reaches the backend on behalf of the caller.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DownstreamConfig {
+    pub credential: Credential,
+    /// Upstream headers rendered from the caller's token claims, e.g. `X-User-Id: "{{sub}}"`.
+    pub headers: BTreeMap<String, String>,
+}
+
+impl DownstreamConfig {
+    /// Upstream headers this config sets (lower case): never taken from a client.
+    pub fn header_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .headers
+            .keys()
+            .map(|k| k.to_ascii_lowercase())
+            .collect();
+        match &self.credential {
+            Credential::None => {}
+            Credential::ApiKey { header, .. } => names.push(header.to_ascii_lowercase()),
+            _ => names.push("authorization".into()),
+        }
+        names
+    }
+}
+
+/// The backend credential.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Credential {
+    /// Nothing (besides `headers`).
+    #[default]
+    None,
+    /// RFC 8693: the caller's token exchanged at its issuer for one meant for the backend.
+    TokenExchange {
+        client_id: String,
+        client_secret: Secret,
+        /// Default: the caller's issuer's token endpoint.
+        #[serde(default)]
+        token_endpoint: Option<String>,
+        #[serde(default)]
+        audience: Option<String>,
+        #[serde(default)]
+        resource: Option<String>,
+        #[serde(default)]
+        scope: Option<String>,
+    },
+    /// The gateway's own token (OAuth client credentials grant).
+    ClientCredentials {
+        token_endpoint: String,
+        client_id: String,
+        client_secret: Secret,
+        #[serde(default)]
+        scope: Option<String>,
+        #[serde(default)]
+        audience: Option<String>,
+        #[serde(default)]
+        resource: Option<String>,
+    },
+    /// A static API key in a header.
+    ApiKey { header: String, value: Secret },
+    /// HTTP basic authentication.
+    Basic { username: String, password: Secret },
+    /// A static bearer token.
+    Bearer { token: Secret },
+    /// The caller's own token, forwarded as is. Only when the backend is the token's audience.
+    Passthrough,
 }
 
 fn default_listen() -> SocketAddr {
@@ -185,6 +414,20 @@ impl Config {
                 s.compile().map_err(|m| {
                     ConfigError::Invalid(format!("api `{}`: selector: {m}", api.name))
                 })?;
+            }
+        }
+        if let Some(u) = &self.server.public_url {
+            check_base_url(u)
+                .map_err(|m| ConfigError::Invalid(format!("server.public_url: {m}")))?;
+        }
+        for api in &self.apis {
+            for i in &api.auth.issuers {
+                if !self.auth.issuers.iter().any(|c| &c.issuer == i) {
+                    return Err(ConfigError::Invalid(format!(
+                        "api `{}`: auth.issuers names `{i}`, which is not in the top-level auth.issuers",
+                        api.name
+                    )));
+                }
             }
         }
         if self.server.page_size == 0 {

@@ -13,10 +13,11 @@ use std::borrow::Cow;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
-use rmcp::model::{CallToolResult, ContentBlock, RequestId};
+use rmcp::model::RequestId;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::auth::{Access, Caller};
 use crate::catalog::ApiCatalog;
 use crate::upstream::Upstream;
 
@@ -58,6 +59,8 @@ enum Revision {
 pub async fn try_serve(
     api: &ApiCatalog,
     upstream: &Upstream,
+    access: &Access,
+    caller: Option<&Caller>,
     allowed_hosts: &[String],
     headers: &HeaderMap,
     body: &[u8],
@@ -122,13 +125,7 @@ pub async fn try_serve(
             }
             let entry = api.tool(name)?;
             let args = Value::Object(params.arguments.unwrap_or_default());
-            let mut result = match crate::mcp::validation_errors(&entry.validator, &args) {
-                Some(msg) => CallToolResult::error(vec![ContentBlock::text(msg)]),
-                None => {
-                    let args = args.as_object().expect("built as an object");
-                    upstream.call_tool(api, entry, args).await
-                }
-            };
+            let mut result = crate::mcp::call(api, upstream, access, caller, entry, args).await;
             if revision == Revision::Legacy {
                 result.result_type = None;
             }
@@ -141,11 +138,16 @@ pub async fn try_serve(
             {
                 return None;
             }
+            let view = access.visible(api, caller);
+            let view = view.as_deref().map(Vec::as_slice);
             let page = match &params.cursor {
                 None => 0,
-                Some(c) => c.parse::<usize>().ok().filter(|p| *p < api.page_count())?,
+                Some(c) => c
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|p| *p < api.page_count(view))?,
             };
-            api.write_page(&mut out, page, revision == Revision::Modern);
+            api.write_page(&mut out, page, revision == Revision::Modern, view);
         }
         _ => return None,
     }

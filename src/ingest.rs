@@ -119,8 +119,9 @@ pub struct Operation {
     pub body: Option<RequestBody>,
     /// Schema of the JSON 2xx response, when there is one.
     pub output_schema: Option<Value>,
-    /// Scopes named by the operation's (or the document's) OAuth2 / OpenID security requirements.
-    pub scopes: Vec<String>,
+    /// Scopes named by the operation's (or the document's) security requirements: any one
+    /// alternative suffices; empty when none is needed.
+    pub scopes: Vec<Vec<String>>,
     /// The document's translated definitions (shared by every operation), by `$defs` key.
     #[serde(skip)]
     pub defs: Arc<Map<String, Value>>,
@@ -199,6 +200,11 @@ const GATEWAY_HEADERS: [&str; 9] = [
     "keep-alive",
     "cookie",
 ];
+
+/// Whether a header (lower case) belongs to the gateway: framing, connection and hop headers.
+pub fn is_gateway_header(lower: &str) -> bool {
+    GATEWAY_HEADERS.contains(&lower) || lower.starts_with("proxy-")
+}
 
 const METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
@@ -924,18 +930,27 @@ pub fn path_template_names(path: &str) -> impl Iterator<Item = &str> {
         .filter_map(|s| s.split_once('}').map(|(n, _)| n))
 }
 
-/// Union of the scopes in a list of security requirement objects.
-fn security_scopes(sec: Option<&Value>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
+/// The scope alternatives of a list of security requirement objects: any one requirement
+/// suffices, and it needs all of its schemes' scopes. A requirement without scopes (`{}`, an
+/// API key) means no scope is needed at all: the result is then empty.
+fn security_scopes(sec: Option<&Value>) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = Vec::new();
     for req in sec.and_then(Value::as_array).into_iter().flatten() {
+        let mut alt: Vec<String> = Vec::new();
         for scopes in req.as_object().into_iter().flat_map(|o| o.values()) {
             for s in scopes.as_array().into_iter().flatten() {
                 if let Some(s) = s.as_str()
-                    && !out.iter().any(|x| x == s)
+                    && !alt.iter().any(|x| x == s)
                 {
-                    out.push(s.to_string());
+                    alt.push(s.to_string());
                 }
             }
+        }
+        if alt.is_empty() {
+            return vec![];
+        }
+        if !out.contains(&alt) {
+            out.push(alt);
         }
     }
     out

@@ -1,13 +1,16 @@
 //! rest2mcp: REST APIs described by OpenAPI, served as MCP servers.
 //!
 //! Data flows one way: [`ingest`] (spec -> operations) -> [`mapping`] (operations -> tools)
-//! -> [`catalog`] (immutable snapshot) -> [`server`] / [`mcp`] / [`upstream`] (requests).
+//! -> [`catalog`] (immutable snapshot) -> [`server`] / [`auth`] / [`mcp`] / [`downstream`] /
+//! [`upstream`] (requests).
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod auth;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod downstream;
 pub mod fastpath;
 pub mod ingest;
 pub mod mapping;

@@ -38,6 +38,7 @@ fn main() -> std::process::ExitCode {
                 })
             }),
         Command::Inspect(args) => inspect(&args),
+        Command::DevToken(args) => args.run().map(|t| println!("{t}")),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -126,6 +126,8 @@ pub struct MappedTool {
     pub output_schema: Option<Arc<Map<String, Value>>>,
     pub bindings: Vec<ArgBinding>,
     pub op: Operation,
+    /// Scopes a caller needs: any one alternative, all of its scopes. Empty: none needed.
+    pub scopes: Vec<Vec<String>>,
 }
 
 /// What happened to one operation, for `inspect` and the start-up log.
@@ -256,6 +258,8 @@ pub fn map_api(
     }
     let mut names = HashSet::new();
     let mut tools = Vec::new();
+    // Headers the downstream config sets: a client never supplies them.
+    let owned_headers = api.downstream.header_names();
     for (i, name, mut notes, over) in chosen {
         let mut final_name = name.clone();
         let explicit_here = explicit.contains(name.as_str()) && taken.get(&name) == Some(&i);
@@ -276,13 +280,16 @@ pub fn map_api(
         let r = &mut report[i];
         r.tool = Some(final_name.clone());
         r.notes = notes;
-        tools.push(build_tool(
+        let mut tool = build_tool(
             op,
             final_name,
             over,
             &mut r.notes,
             max_output_schema_bytes,
-        ));
+            &owned_headers,
+        );
+        tool.scopes = tool_scopes(op, over, &api.auth.default_tool_scopes);
+        tools.push(tool);
     }
     Ok(Mapping { tools, report })
 }
@@ -297,8 +304,9 @@ fn build_tool(
     over: Option<&ToolOverride>,
     notes: &mut Vec<String>,
     max_output_schema_bytes: usize,
+    owned_headers: &[String],
 ) -> MappedTool {
-    let (input_schema, bindings) = input_schema(op, notes);
+    let (input_schema, bindings) = input_schema(op, notes, owned_headers);
     let output_schema = op.output_schema.as_ref().and_then(|s| {
         // MCP requires structuredContent to be an object: only object schemas qualify.
         let is_object = s.get("type") == Some(&Value::String("object".into()))
@@ -373,6 +381,31 @@ fn build_tool(
         bindings,
         // The tool keeps what a call needs; schemas live in the tool's own `inputSchema`.
         op: op.for_calls(),
+        scopes: vec![],
+    }
+}
+
+/// A tool's required scopes: its override, else its operation's `security`, else the API's
+/// default.
+fn tool_scopes(
+    op: &Operation,
+    over: Option<&ToolOverride>,
+    default: &[String],
+) -> Vec<Vec<String>> {
+    if let Some(s) = over.and_then(|o| o.scopes.as_ref()) {
+        return if s.is_empty() {
+            vec![]
+        } else {
+            vec![s.clone()]
+        };
+    }
+    if !op.scopes.is_empty() {
+        return op.scopes.clone();
+    }
+    if default.is_empty() {
+        vec![]
+    } else {
+        vec![default.to_vec()]
     }
 }
 
@@ -396,7 +429,11 @@ fn arg_name(raw: &str) -> String {
 /// One object schema merging path, query, header and cookie parameters and the body.
 /// Clashing names keep the first holder (path, query, header, cookie, body) and suffix the
 /// others with their location (`id_query`, `id_body`).
-fn input_schema(op: &Operation, notes: &mut Vec<String>) -> (Map<String, Value>, Vec<ArgBinding>) {
+fn input_schema(
+    op: &Operation,
+    notes: &mut Vec<String>,
+    owned_headers: &[String],
+) -> (Map<String, Value>, Vec<ArgBinding>) {
     let mut props = Map::new();
     let mut required = Vec::new();
     let mut bindings = Vec::new();
@@ -418,8 +455,20 @@ fn input_schema(op: &Operation, notes: &mut Vec<String>) -> (Map<String, Value>,
     };
     let mut order: Vec<usize> = (0..op.parameters.len()).collect();
     order.sort_by_key(|i| op.parameters[*i].location);
+    let mut owned_notes = Vec::new();
     for i in order {
         let p = &op.parameters[i];
+        if p.location == Location::Header
+            && owned_headers
+                .iter()
+                .any(|h| h.eq_ignore_ascii_case(&p.name))
+        {
+            owned_notes.push(format!(
+                "header parameter `{}` is set by the gateway (downstream config): not exposed",
+                p.name
+            ));
+            continue;
+        }
         let loc = match p.location {
             Location::Path => "path",
             Location::Query => "query",
@@ -499,6 +548,7 @@ fn input_schema(op: &Operation, notes: &mut Vec<String>) -> (Map<String, Value>,
     if !defs.is_empty() {
         schema.insert("$defs".into(), Value::Object(defs));
     }
+    notes.extend(owned_notes);
     (schema, bindings)
 }
 

@@ -13,14 +13,25 @@ use rmcp::model::{
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 
+use crate::auth::{Access, Caller};
 use crate::catalog::ApiCatalog;
 use crate::upstream::Upstream;
 
-/// Serves one API; cloned per request by rmcp's service factory (two `Arc` clones).
+/// Serves one API; cloned per request by rmcp's service factory (a few `Arc` clones).
 #[derive(Clone)]
 pub struct McpApi {
     pub api: Arc<ApiCatalog>,
     pub upstream: Upstream,
+    pub access: Arc<Access>,
+}
+
+/// The verified caller the HTTP layer attached to the request, if the endpoint is protected.
+fn caller(context: &RequestContext<RoleServer>) -> Option<Arc<Caller>> {
+    context
+        .extensions
+        .get::<http::request::Parts>()
+        .and_then(|p| p.extensions.get::<Arc<Caller>>())
+        .cloned()
 }
 
 impl ServerHandler for McpApi {
@@ -47,19 +58,21 @@ impl ServerHandler for McpApi {
     async fn list_tools(
         &self,
         request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
+        let view = self.access.visible(&self.api, caller(&context).as_deref());
+        let view = view.as_deref().map(Vec::as_slice);
         let page = match request.and_then(|r| r.cursor) {
             None => 0,
             Some(c) => c
                 .parse::<usize>()
                 .ok()
-                .filter(|p| *p < self.api.page_count())
+                .filter(|p| *p < self.api.page_count(view))
                 .ok_or_else(|| ErrorData::invalid_params("invalid cursor", None))?,
         };
-        let tools: Vec<Tool> = self.api.page(page).iter().map(|t| t.tool()).collect();
+        let tools: Vec<Tool> = self.api.page(page, view).map(|t| t.tool()).collect();
         let mut result = ListToolsResult::with_all_items(tools);
-        if page + 1 < self.api.page_count() {
+        if page + 1 < self.api.page_count(view) {
             result.next_cursor = Some((page + 1).to_string());
         }
         Ok(result)
@@ -72,7 +85,7 @@ impl ServerHandler for McpApi {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let Some(entry) = self.api.tool(&request.name) else {
             return Err(ErrorData::invalid_params(
@@ -80,13 +93,50 @@ impl ServerHandler for McpApi {
                 None,
             ));
         };
+        let caller = caller(&context);
         let args = serde_json::Value::Object(request.arguments.unwrap_or_default());
-        if let Some(msg) = validation_errors(&entry.validator, &args) {
-            return Ok(CallToolResult::error(vec![ContentBlock::text(msg)]).into());
-        }
-        let args = args.as_object().expect("built as an object above");
-        Ok(self.upstream.call_tool(&self.api, entry, args).await.into())
+        Ok(call(
+            &self.api,
+            &self.upstream,
+            &self.access,
+            caller.as_deref(),
+            entry,
+            args,
+        )
+        .await
+        .into())
     }
+}
+
+/// One tool call after the protocol layer: scope check, argument validation, downstream
+/// identity, upstream request. Shared by rmcp's path and the fast path.
+pub(crate) async fn call(
+    api: &ApiCatalog,
+    upstream: &Upstream,
+    access: &Access,
+    caller: Option<&Caller>,
+    entry: &crate::catalog::ToolEntry,
+    args: serde_json::Value,
+) -> CallToolResult {
+    // The HTTP layer already answered 403 for a missing scope; this is the second line.
+    if access.protection.is_some() && !caller.is_some_and(|c| c.may_use(&entry.mapped.scopes)) {
+        return CallToolResult::error(vec![ContentBlock::text(format!(
+            "insufficient scope for tool `{}`",
+            entry.mapped.name
+        ))]);
+    }
+    if let Some(msg) = validation_errors(&entry.validator, &args) {
+        return CallToolResult::error(vec![ContentBlock::text(msg)]);
+    }
+    let extra = match access.downstream.headers(caller).await {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::warn!(api = %api.name, tool = %entry.mapped.name, error = %e, "no downstream identity");
+            return CallToolResult::error(vec![ContentBlock::text(e.to_string())]);
+        }
+    };
+    let args = args.as_object().expect("arguments are an object");
+    upstream.call_tool(api, entry, args, &extra).await
 }
 
 /// All schema violations of the arguments, one line each, naming the argument; `None` if valid.

@@ -101,13 +101,20 @@ fn backend(cat: &ApiCatalog) -> String {
 pub const NO_BACKEND_HOST: &str = "backend-not-set.invalid";
 
 /// What `serve` prints for one API at start: its URL, tool count, and everything noteworthy.
-pub fn startup(cat: &ApiCatalog, url: &str) -> String {
+pub fn startup(
+    cat: &ApiCatalog,
+    url: &str,
+    protection: Option<&crate::auth::Protection>,
+) -> String {
     let mut out = format!(
         "{url}  {} tools  ({} -> {})\n",
         cat.tools.len(),
         cat.title,
         cat.base_url
     );
+    if let Some(p) = protection {
+        let _ = writeln!(out, "  protected: {}", p.summary());
+    }
     for d in &cat.diagnostics {
         let _ = writeln!(
             out,

@@ -16,8 +16,10 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
+use crate::auth::{Access, Protection, Verifier};
 use crate::catalog::{ApiCatalog, Gateway};
-use crate::config::ServerConfig;
+use crate::config::{Config, ConfigError, ServerConfig};
+use crate::downstream::Downstream;
 use crate::mcp::McpApi;
 use crate::upstream::Upstream;
 
@@ -27,6 +29,8 @@ type McpService = StreamableHttpService<McpApi, NeverSessionManager>;
 pub struct Snapshot {
     pub gateway: Gateway,
     services: HashMap<String, Services>,
+    /// Per API: its protection and downstream identity.
+    access: HashMap<String, Arc<Access>>,
     upstream: Upstream,
     allowed_hosts: Vec<String>,
 }
@@ -39,35 +43,54 @@ struct Services {
 }
 
 impl Snapshot {
-    /// Wrap a built gateway with one stateless MCP service per API.
+    /// Wrap a built gateway with one stateless MCP service per API, each with its protection
+    /// (resource URLs under `public_url`) and downstream identity.
     pub fn new(
         gateway: Gateway,
+        cfg: &Config,
+        public_url: &str,
+        verifier: &Arc<Verifier>,
         upstream: &Upstream,
-        server: &ServerConfig,
         cancel: &CancellationToken,
-    ) -> Self {
-        let services = gateway
-            .apis
-            .iter()
-            .map(|(name, api)| {
-                let svc = Services {
-                    json: mcp_service(api, upstream, server, cancel, true),
-                    sse: mcp_service(api, upstream, server, cancel, false),
-                };
-                (name.clone(), svc)
-            })
-            .collect();
-        Snapshot {
+    ) -> Result<Self, ConfigError> {
+        let server = &cfg.server;
+        let mut services = HashMap::new();
+        let mut access = HashMap::new();
+        for api_cfg in &cfg.apis {
+            let Some(api) = gateway.apis.get(&api_cfg.name) else {
+                continue;
+            };
+            let protection = Protection::build(api_cfg, api, &cfg.auth, public_url, verifier)?;
+            let downstream = Downstream::build(api_cfg, &cfg.auth, protection.is_some(), verifier)?;
+            let a = Arc::new(Access {
+                protection,
+                downstream,
+            });
+            let svc = Services {
+                json: mcp_service(api, &a, upstream, server, cancel, true),
+                sse: mcp_service(api, &a, upstream, server, cancel, false),
+            };
+            services.insert(api_cfg.name.clone(), svc);
+            access.insert(api_cfg.name.clone(), a);
+        }
+        Ok(Snapshot {
             gateway,
             services,
+            access,
             upstream: upstream.clone(),
             allowed_hosts: server.allowed_hosts.clone(),
-        }
+        })
+    }
+
+    /// The protection of an API, when it is protected.
+    pub fn protection(&self, name: &str) -> Option<&Protection> {
+        self.access.get(name).and_then(|a| a.protection.as_ref())
     }
 }
 
 fn mcp_service(
     api: &Arc<ApiCatalog>,
+    access: &Arc<Access>,
     upstream: &Upstream,
     server: &ServerConfig,
     cancel: &CancellationToken,
@@ -85,6 +108,7 @@ fn mcp_service(
     let handler = McpApi {
         api: api.clone(),
         upstream: upstream.clone(),
+        access: access.clone(),
     };
     StreamableHttpService::new(
         move || Ok(handler.clone()),
@@ -104,19 +128,82 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/mcp/{name}", any(mcp))
+        .route(
+            "/.well-known/oauth-protected-resource/mcp/{name}",
+            get(resource_metadata),
+        )
+        .route(
+            "/.well-known/oauth-protected-resource",
+            get(only_resource_metadata),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .with_state(state)
+}
+
+/// RFC 9728 Protected Resource Metadata of one endpoint.
+async fn resource_metadata(State(st): State<AppState>, Path(name): Path<String>) -> Response {
+    let snap = st.live.load();
+    match snap.protection(&name) {
+        Some(p) => metadata_response(p),
+        None => (
+            StatusCode::NOT_FOUND,
+            format!("no protected MCP server named `{name}` here\n"),
+        )
+            .into_response(),
+    }
+}
+
+/// The metadata at the bare well-known path, for clients that look there: served when exactly
+/// one endpoint is protected (otherwise it would be ambiguous).
+async fn only_resource_metadata(State(st): State<AppState>) -> Response {
+    let snap = st.live.load();
+    let mut all = snap.access.values().filter_map(|a| a.protection.as_ref());
+    match (all.next(), all.next()) {
+        (Some(p), None) => metadata_response(p),
+        _ => (
+            StatusCode::NOT_FOUND,
+            "use /.well-known/oauth-protected-resource/mcp/{name}\n",
+        )
+            .into_response(),
+    }
+}
+
+fn metadata_response(p: &Protection) -> Response {
+    let mut resp = Response::new(Body::from(p.metadata.clone()));
+    let h = resp.headers_mut();
+    h.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    // Browser-based clients (MCP Inspector) read it cross-origin; it is public by design.
+    h.insert(
+        http::header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        http::HeaderValue::from_static("*"),
+    );
+    h.insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("max-age=300"),
+    );
+    resp
 }
 
 async fn mcp(State(st): State<AppState>, Path(name): Path<String>, mut req: Request) -> Response {
     // Hold this snapshot for the whole request: it finishes on the mapping it began with.
     let snap = st.live.load_full();
-    let Some(svcs) = snap.services.get(&name) else {
+    let (Some(svcs), Some(access)) = (snap.services.get(&name), snap.access.get(&name)) else {
         return (
             StatusCode::NOT_FOUND,
             format!("no MCP server named `{name}` here\n"),
         )
             .into_response();
+    };
+    // Who is calling: checked before anything else, for every method and both paths.
+    let caller = match &access.protection {
+        None => None,
+        Some(p) => match p.authorize(req.headers()).await {
+            Ok(c) => Some(c),
+            Err(refusal) => return refusal,
+        },
     };
     // The spec asks clients to accept both JSON and SSE. Be lenient with those that name only
     // one (curl, simple scripts): answer in the one they accept.
@@ -144,13 +231,21 @@ async fn mcp(State(st): State<AppState>, Path(name): Path<String>, mut req: Requ
                 .into_response();
         }
     };
+    let api = snap.gateway.apis.get(&name);
+    if let (Some(p), Some(c), Some(api)) = (&access.protection, &caller, api)
+        && let Some(refusal) = p.check_call(api, c, &bytes)
+    {
+        return refusal;
+    }
     let json_answer = json || !sse;
     if json_answer
         && parts.method == http::Method::POST
-        && let Some(api) = snap.gateway.apis.get(&name)
+        && let Some(api) = api
         && let Some(resp) = crate::fastpath::try_serve(
             api,
             &snap.upstream,
+            access,
+            caller.as_deref(),
             &snap.allowed_hosts,
             &parts.headers,
             &bytes,
@@ -158,6 +253,10 @@ async fn mcp(State(st): State<AppState>, Path(name): Path<String>, mut req: Requ
         .await
     {
         return resp;
+    }
+    let mut parts = parts;
+    if let Some(c) = caller {
+        parts.extensions.insert(c);
     }
     // rmcp's 415 also covers a wrong Content-Type: that one is left as rmcp says it.
     let json_body = parts

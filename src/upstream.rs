@@ -10,7 +10,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use rmcp::model::{CallToolResult, ContentBlock, JsonObject};
 use serde_json::{Map, Value};
 
@@ -79,8 +79,9 @@ impl Upstream {
         api: &ApiCatalog,
         entry: &ToolEntry,
         args: &JsonObject,
+        extra: &HeaderMap,
     ) -> CallToolResult {
-        match self.send(api, entry, args).await {
+        match self.send(api, entry, args, extra).await {
             Ok(answer) => to_result(api, entry, answer),
             Err(e) => {
                 tracing::info!(api = %api.name, tool = %entry.mapped.name, error = %e, "upstream call failed");
@@ -95,6 +96,7 @@ impl Upstream {
         api: &ApiCatalog,
         entry: &ToolEntry,
         args: &JsonObject,
+        extra: &HeaderMap,
     ) -> Result<Answer, UpstreamError> {
         let op = &entry.mapped.op;
         let mut path = op.path.clone();
@@ -168,6 +170,10 @@ impl Upstream {
             let v = HeaderValue::from_str(&cookies.join("; "))
                 .map_err(|_| UpstreamError::BadHeader("Cookie".into()))?;
             headers.insert(reqwest::header::COOKIE, v);
+        }
+        // The gateway's own headers (downstream identity, credentials) win over any argument.
+        for (k, v) in extra {
+            headers.insert(k.clone(), v.clone());
         }
         let total = Duration::from_millis(self.cfg.timeout_ms);
         let sent = if base.scheme() == "http" {

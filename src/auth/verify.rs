@@ -1,0 +1,651 @@
+//! Token validation, shared by every endpoint: JWT access tokens (RFC 9068) checked against
+//! each trusted issuer's JWKS with `jsonwebtoken`, and opaque tokens by RFC 7662 introspection.
+//!
+//! Keys are found by RFC 8414 / OpenID discovery (or configured), cached, and re-fetched when
+//! a token names an unknown `kid` (at most once per `jwks_min_refresh_secs`): key rotation needs
+//! no restart, a JWKS outage keeps known keys working and fails unknown ones closed. A
+//! validated token is remembered (keyed by the whole token, never past its `exp`), so the hot
+//! path pays one hash lookup instead of a signature check.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use arc_swap::ArcSwap;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::jwk::{JwkSet, KeyAlgorithm, PublicKeyUse};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::{Map, Value};
+
+use super::AuthError;
+use crate::config::{AuthConfig, ConfigError, DEV_ISSUER, IssuerConfig};
+
+/// A validated caller.
+#[derive(Debug)]
+pub struct Caller {
+    /// The token's `iss`.
+    pub issuer: String,
+    /// `aud`, as a list.
+    pub audiences: Vec<String>,
+    /// Granted scopes (`scope` or `scp`), sorted.
+    pub scopes: Vec<String>,
+    /// Every claim of the token (or of the introspection answer).
+    pub claims: Map<String, Value>,
+    /// The token itself (for token exchange and explicit passthrough only).
+    pub token: String,
+    /// Unix time after which the token is no longer accepted.
+    pub expires_at: u64,
+}
+
+impl Caller {
+    pub fn has(&self, scope: &str) -> bool {
+        self.scopes
+            .binary_search_by(|s| s.as_str().cmp(scope))
+            .is_ok()
+    }
+
+    pub fn has_all(&self, scopes: &[String]) -> bool {
+        scopes.iter().all(|s| self.has(s))
+    }
+
+    /// Whether one of the alternatives is fully granted (no alternatives: nothing needed).
+    pub fn may_use(&self, alternatives: &[Vec<String>]) -> bool {
+        alternatives.is_empty() || alternatives.iter().any(|a| self.has_all(a))
+    }
+
+    /// The caller's subject, for logs.
+    pub fn subject(&self) -> &str {
+        self.claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .unwrap_or("-")
+    }
+}
+
+/// Every trusted issuer, their keys, and the cache of validated tokens.
+pub struct Verifier {
+    issuers: Vec<Arc<Issuer>>,
+    http: reqwest::Client,
+    leeway: u64,
+    cache_secs: u64,
+    min_refresh: Duration,
+    cache: quick_cache::sync::Cache<String, Arc<Caller>>,
+}
+
+/// Where an issuer's keys come from.
+enum KeySource {
+    Url(String),
+    File(PathBuf),
+    Discover,
+    /// The development key (fixed set).
+    Fixed,
+}
+
+struct Issuer {
+    /// The config's name for it (`dev` for the development issuer).
+    name: String,
+    /// The exact `iss` its tokens carry.
+    iss: String,
+    algorithms: Vec<Algorithm>,
+    source: KeySource,
+    keys: ArcSwap<KeySet>,
+    /// Serializes fetches; holds when the last one started.
+    refresh: tokio::sync::Mutex<Option<Instant>>,
+    /// Discovered metadata (RFC 8414 / OpenID), fetched once.
+    metadata: tokio::sync::OnceCell<Map<String, Value>>,
+    introspection: Option<Introspection>,
+    token_endpoint: Option<String>,
+}
+
+struct Introspection {
+    endpoint: String,
+    client_id: String,
+    client_secret: String,
+    cache_secs: u64,
+}
+
+#[derive(Default)]
+struct KeySet {
+    keys: Vec<Key>,
+}
+
+struct Key {
+    kid: Option<String>,
+    alg: Option<Algorithm>,
+    key: DecodingKey,
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Largest number of validated tokens remembered.
+const TOKEN_CACHE_ENTRIES: usize = 10_000;
+
+impl Verifier {
+    /// Check the issuer entries (algorithms, secrets, key files) and set up their key caches.
+    /// Nothing is fetched here; [`Verifier::prefetch`] warms the caches in the background.
+    pub fn new(cfg: &AuthConfig) -> Result<Self, ConfigError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(10))
+            .user_agent(concat!("rest2mcp/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ConfigError::Invalid(format!("cannot build the HTTP client: {e}")))?;
+        let mut issuers = Vec::new();
+        for c in &cfg.issuers {
+            issuers.push(Arc::new(Issuer::new(c)?));
+        }
+        for (i, a) in issuers.iter().enumerate() {
+            if issuers[..i].iter().any(|b| b.iss == a.iss) {
+                return Err(ConfigError::Invalid(format!(
+                    "auth.issuers lists `{}` twice",
+                    a.name
+                )));
+            }
+        }
+        Ok(Verifier {
+            issuers,
+            http,
+            leeway: cfg.leeway_secs,
+            cache_secs: cfg.token_cache_secs,
+            min_refresh: Duration::from_secs(cfg.jwks_min_refresh_secs),
+            cache: quick_cache::sync::Cache::new(TOKEN_CACHE_ENTRIES),
+        })
+    }
+
+    /// The `iss` value of the issuer config named `name`.
+    pub fn iss_of(&self, name: &str) -> Option<&str> {
+        self.issuers
+            .iter()
+            .find(|i| i.name == name)
+            .map(|i| i.iss.as_str())
+    }
+
+    /// Fetch every issuer's keys once (failures are logged; requests retry later).
+    pub async fn prefetch(self: Arc<Self>) {
+        for i in &self.issuers {
+            if matches!(i.source, KeySource::Fixed) {
+                continue;
+            }
+            if let Err(e) = self.refresh_keys(i, true).await {
+                tracing::warn!(issuer = %i.iss, error = %e, "cannot load signing keys yet; will retry on the first token");
+            }
+        }
+    }
+
+    /// The caller behind `token`, or why it is refused.
+    pub async fn verify(&self, token: &str) -> Result<Arc<Caller>, AuthError> {
+        let t = now();
+        if let Some(c) = self.cache.get(token) {
+            if c.expires_at + self.leeway >= t {
+                return Ok(c);
+            }
+            self.cache.remove(token);
+            return Err(AuthError::Invalid("token expired".into()));
+        }
+        let (caller, keep_until) = if token.bytes().filter(|b| *b == b'.').count() == 2 {
+            let c = self.verify_jwt(token).await?;
+            let until = c.expires_at.min(t + self.cache_secs);
+            (c, until)
+        } else {
+            self.introspect(token).await?
+        };
+        let caller = Arc::new(caller);
+        if keep_until > t {
+            self.cache.insert(token.to_string(), caller.clone());
+        }
+        Ok(caller)
+    }
+
+    async fn verify_jwt(&self, token: &str) -> Result<Caller, AuthError> {
+        let bad = |m: &str| AuthError::Invalid(m.to_string());
+        let mut parts = token.split('.');
+        let (h, p) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let head: Map<String, Value> = decode_part(h).ok_or_else(|| bad("malformed token"))?;
+        let alg_name = head.get("alg").and_then(Value::as_str).unwrap_or("");
+        if alg_name.eq_ignore_ascii_case("none") || alg_name.is_empty() {
+            return Err(bad("unsigned tokens (alg none) are refused"));
+        }
+        if alg_name.starts_with("HS") {
+            return Err(bad(&format!(
+                "symmetric algorithm {alg_name} is refused (asymmetric only)"
+            )));
+        }
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| bad(&format!("unsupported algorithm `{alg_name}`")))?;
+        let payload: Map<String, Value> = decode_part(p).ok_or_else(|| bad("malformed token"))?;
+        let iss = payload
+            .get("iss")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad("the token has no `iss` claim"))?;
+        let issuer = self
+            .issuers
+            .iter()
+            .find(|i| i.iss == iss)
+            .ok_or_else(|| bad(&format!("issuer `{iss}` is not trusted")))?;
+        if !issuer.algorithms.contains(&header.alg) {
+            return Err(bad(&format!(
+                "algorithm {:?} is not accepted for issuer `{iss}`",
+                header.alg
+            )));
+        }
+        let mut validation = Validation::new(header.alg);
+        validation.leeway = self.leeway;
+        validation.validate_nbf = true;
+        validation.validate_aud = false; // checked per endpoint (RFC 8707), see Protection
+        validation.set_issuer(&[iss]);
+        validation.set_required_spec_claims(&["exp", "iss"]);
+        let kid = header.kid.as_deref();
+        let mut refreshed = false;
+        loop {
+            let keys = issuer.keys.load();
+            let mut found = false;
+            let mut last_err = None;
+            for k in keys.keys.iter().filter(|k| {
+                (kid.is_none() || k.kid.as_deref() == kid)
+                    && k.alg.is_none_or(|a| a == header.alg)
+                    && k.key.family() == header.alg.family()
+            }) {
+                found = true;
+                match jsonwebtoken::decode::<Map<String, Value>>(token, &k.key, &validation) {
+                    Ok(data) => return caller_from(data.claims, token),
+                    Err(e) => last_err = Some(e),
+                }
+            }
+            if let Some(e) = last_err {
+                return Err(jwt_error(&e));
+            }
+            if found {
+                return Err(bad("signature does not verify"));
+            }
+            if refreshed || matches!(issuer.source, KeySource::Fixed) {
+                return Err(bad(&format!(
+                    "no signing key `{}` for issuer `{iss}`",
+                    kid.unwrap_or("(none)")
+                )));
+            }
+            // Unknown key: the issuer may have rotated. Re-fetch (rate-limited), then retry once.
+            if let Err(e) = self.refresh_keys(issuer, false).await {
+                tracing::warn!(issuer = %iss, error = %e, "cannot refresh signing keys");
+            }
+            refreshed = true;
+        }
+    }
+
+    /// Re-fetch an issuer's JWKS unless another fetch started less than `min_refresh` ago.
+    async fn refresh_keys(&self, issuer: &Issuer, force: bool) -> Result<(), String> {
+        let mut last = issuer.refresh.lock().await;
+        if !force && last.is_some_and(|t| t.elapsed() < self.min_refresh) {
+            return Ok(());
+        }
+        *last = Some(Instant::now());
+        let set: JwkSet = match &issuer.source {
+            KeySource::Fixed => return Ok(()),
+            KeySource::File(p) => {
+                let text = std::fs::read(p)
+                    .map_err(|e| format!("cannot read JWKS {}: {e}", p.display()))?;
+                serde_json::from_slice(&text)
+                    .map_err(|e| format!("JWKS {} is not a JWK set: {e}", p.display()))?
+            }
+            KeySource::Url(u) => self.get_json(u).await?,
+            KeySource::Discover => {
+                let meta = self.metadata(issuer).await?;
+                let uri = meta
+                    .get("jwks_uri")
+                    .and_then(Value::as_str)
+                    .ok_or("the issuer's metadata has no jwks_uri")?;
+                self.get_json(uri).await?
+            }
+        };
+        let keys = key_set(&set);
+        tracing::info!(issuer = %issuer.iss, keys = keys.keys.len(), "signing keys loaded");
+        issuer.keys.store(Arc::new(keys));
+        Ok(())
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, String> {
+        let resp = self
+            .http
+            .get(url)
+            .header("accept", "application/json")
+            .send()
+            .await
+            .map_err(|e| format!("GET {url}: {e}"))?;
+        if !resp.status().is_success() {
+            return Err(format!("GET {url}: HTTP {}", resp.status()));
+        }
+        let body = resp.bytes().await.map_err(|e| format!("GET {url}: {e}"))?;
+        serde_json::from_slice(&body).map_err(|e| format!("GET {url}: not the expected JSON: {e}"))
+    }
+
+    /// The issuer's authorization server metadata: RFC 8414, then OpenID Connect discovery.
+    async fn metadata<'a>(&'a self, issuer: &'a Issuer) -> Result<&'a Map<String, Value>, String> {
+        issuer
+            .metadata
+            .get_or_try_init(|| async {
+                let mut errors = Vec::new();
+                for url in metadata_urls(&issuer.iss)? {
+                    match self.get_json::<Map<String, Value>>(&url).await {
+                        Ok(m) => {
+                            if m.get("issuer").and_then(Value::as_str) != Some(issuer.iss.as_str())
+                            {
+                                errors.push(format!("{url}: `issuer` is not `{}`", issuer.iss));
+                                continue;
+                            }
+                            return Ok(m);
+                        }
+                        Err(e) => errors.push(e),
+                    }
+                }
+                Err(format!(
+                    "no authorization server metadata: {}",
+                    errors.join("; ")
+                ))
+            })
+            .await
+    }
+
+    /// The token endpoint of the issuer whose `iss` is given (configured or discovered).
+    pub async fn token_endpoint(&self, iss: &str) -> Result<String, String> {
+        let issuer = self
+            .issuers
+            .iter()
+            .find(|i| i.iss == iss)
+            .ok_or_else(|| format!("issuer `{iss}` is not configured"))?;
+        if let Some(t) = &issuer.token_endpoint {
+            return Ok(t.clone());
+        }
+        let meta = self.metadata(issuer).await?;
+        meta.get("token_endpoint")
+            .and_then(Value::as_str)
+            .map(String::from)
+            .ok_or_else(|| format!("issuer `{iss}` advertises no token_endpoint"))
+    }
+
+    /// RFC 7662: ask each issuer that introspects; the first that knows the token answers.
+    async fn introspect(&self, token: &str) -> Result<(Caller, u64), AuthError> {
+        let mut any = false;
+        for issuer in &self.issuers {
+            let Some(i) = &issuer.introspection else {
+                continue;
+            };
+            any = true;
+            let body = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("token", token)
+                .append_pair("token_type_hint", "access_token")
+                .finish();
+            let answer = self
+                .http
+                .post(&i.endpoint)
+                .basic_auth(&i.client_id, Some(&i.client_secret))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("accept", "application/json")
+                .body(body)
+                .send()
+                .await;
+            let claims: Map<String, Value> = match answer {
+                Ok(r) if r.status().is_success() => match r.bytes().await {
+                    Ok(b) => serde_json::from_slice(&b).unwrap_or_default(),
+                    Err(_) => Map::new(),
+                },
+                Ok(r) => {
+                    tracing::warn!(endpoint = %i.endpoint, status = %r.status(), "introspection failed");
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(endpoint = %i.endpoint, error = %e, "introspection failed");
+                    continue;
+                }
+            };
+            if claims.get("active") != Some(&Value::Bool(true)) {
+                continue;
+            }
+            let mut claims = claims;
+            claims.remove("active");
+            let iss_claim = claims.get("iss").and_then(Value::as_str);
+            if iss_claim.is_some_and(|s| s != issuer.iss) {
+                continue;
+            }
+            if iss_claim.is_none() {
+                claims.insert("iss".into(), issuer.iss.clone().into());
+            }
+            let t = now();
+            if !claims.contains_key("exp") {
+                claims.insert("exp".into(), (t + i.cache_secs).into());
+            }
+            if claims
+                .get("nbf")
+                .and_then(Value::as_u64)
+                .is_some_and(|nbf| nbf > t + self.leeway)
+            {
+                return Err(AuthError::Invalid("token not yet valid (nbf)".into()));
+            }
+            let caller = caller_from(claims, token)?;
+            if caller.expires_at + self.leeway < t {
+                return Err(AuthError::Invalid("token expired".into()));
+            }
+            let until = caller.expires_at.min(t + i.cache_secs);
+            return Ok((caller, until));
+        }
+        Err(AuthError::Invalid(if any {
+            "token is not active".into()
+        } else {
+            "not a JWT, and no issuer is configured for token introspection".into()
+        }))
+    }
+}
+
+impl Issuer {
+    fn new(c: &IssuerConfig) -> Result<Self, ConfigError> {
+        let invalid = |m: String| ConfigError::Invalid(format!("auth issuer `{}`: {m}", c.issuer));
+        let mut algorithms = Vec::new();
+        for a in &c.algorithms {
+            let alg: Algorithm = a
+                .parse()
+                .map_err(|_| invalid(format!("unknown algorithm `{a}`")))?;
+            if matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) {
+                return Err(invalid(format!(
+                    "algorithm {a} is symmetric: only asymmetric algorithms are accepted"
+                )));
+            }
+            algorithms.push(alg);
+        }
+        if algorithms.is_empty() {
+            return Err(invalid("`algorithms` is empty".into()));
+        }
+        let introspection = match &c.introspection {
+            None => None,
+            Some(i) => Some(Introspection {
+                endpoint: i.endpoint.clone(),
+                client_id: i.client_id.clone(),
+                client_secret: i
+                    .client_secret
+                    .read()
+                    .map_err(|m| invalid(format!("introspection client_secret: {m}")))?,
+                cache_secs: i.cache_secs,
+            }),
+        };
+        if c.issuer == DEV_ISSUER {
+            let path = super::dev::key_path(c.dev_key.as_deref());
+            let key = super::dev::DevKey::load_or_create(&path).map_err(invalid)?;
+            tracing::warn!(key = %path.display(), "trusting the DEVELOPMENT issuer (tokens from `rest2mcp dev-token`): never in production");
+            return Ok(Issuer {
+                name: c.issuer.clone(),
+                iss: super::dev::DEV_ISS.to_string(),
+                algorithms: vec![Algorithm::ES256],
+                source: KeySource::Fixed,
+                keys: ArcSwap::from_pointee(KeySet {
+                    keys: vec![Key {
+                        kid: Some(key.kid.clone()),
+                        alg: Some(Algorithm::ES256),
+                        key: key.decoding_key().map_err(invalid)?,
+                    }],
+                }),
+                refresh: tokio::sync::Mutex::new(None),
+                metadata: tokio::sync::OnceCell::new(),
+                introspection,
+                token_endpoint: c.token_endpoint.clone(),
+            });
+        }
+        let u = url::Url::parse(&c.issuer)
+            .map_err(|_| invalid("`issuer` must be the issuer's URL (or `dev`)".into()))?;
+        if !matches!(u.scheme(), "https" | "http") {
+            return Err(invalid("`issuer` must be an http(s) URL".into()));
+        }
+        let source = match &c.jwks {
+            None => KeySource::Discover,
+            Some(j) if j.starts_with("https://") || j.starts_with("http://") => {
+                KeySource::Url(j.clone())
+            }
+            Some(j) => {
+                let p = PathBuf::from(j);
+                if !p.exists() {
+                    return Err(invalid(format!("jwks file {j} does not exist")));
+                }
+                KeySource::File(p)
+            }
+        };
+        Ok(Issuer {
+            name: c.issuer.clone(),
+            iss: c.issuer.clone(),
+            algorithms,
+            source,
+            keys: ArcSwap::from_pointee(KeySet::default()),
+            refresh: tokio::sync::Mutex::new(None),
+            metadata: tokio::sync::OnceCell::new(),
+            introspection,
+            token_endpoint: c.token_endpoint.clone(),
+        })
+    }
+}
+
+/// RFC 8414 (`/.well-known/oauth-authorization-server` inserted before the issuer's path),
+/// then OpenID Connect (`/.well-known/openid-configuration` appended, and inserted).
+fn metadata_urls(iss: &str) -> Result<Vec<String>, String> {
+    let u = url::Url::parse(iss).map_err(|e| format!("issuer `{iss}` is not a URL: {e}"))?;
+    let origin = u.origin().ascii_serialization();
+    let path = u.path().trim_end_matches('/');
+    let mut v = vec![
+        format!("{origin}/.well-known/oauth-authorization-server{path}"),
+        format!("{origin}{path}/.well-known/openid-configuration"),
+    ];
+    if !path.is_empty() {
+        v.push(format!("{origin}/.well-known/openid-configuration{path}"));
+    }
+    Ok(v)
+}
+
+/// Usable signature keys of a JWK set (encryption keys and unsupported types are skipped).
+fn key_set(set: &JwkSet) -> KeySet {
+    let mut keys = Vec::new();
+    for jwk in &set.keys {
+        if matches!(jwk.common.public_key_use, Some(PublicKeyUse::Encryption)) {
+            continue;
+        }
+        let alg = jwk.common.key_algorithm.and_then(|a| match a {
+            KeyAlgorithm::RS256 => Some(Algorithm::RS256),
+            KeyAlgorithm::RS384 => Some(Algorithm::RS384),
+            KeyAlgorithm::RS512 => Some(Algorithm::RS512),
+            KeyAlgorithm::PS256 => Some(Algorithm::PS256),
+            KeyAlgorithm::PS384 => Some(Algorithm::PS384),
+            KeyAlgorithm::PS512 => Some(Algorithm::PS512),
+            KeyAlgorithm::ES256 => Some(Algorithm::ES256),
+            KeyAlgorithm::ES384 => Some(Algorithm::ES384),
+            KeyAlgorithm::EdDSA => Some(Algorithm::EdDSA),
+            _ => None,
+        });
+        if jwk.common.key_algorithm.is_some() && alg.is_none() {
+            continue; // a symmetric or encryption algorithm: never a signature key for us
+        }
+        match DecodingKey::from_jwk(jwk) {
+            Ok(key) => {
+                if matches!(key.family(), jsonwebtoken::AlgorithmFamily::Hmac) {
+                    continue;
+                }
+                keys.push(Key {
+                    kid: jwk.common.key_id.clone(),
+                    alg,
+                    key,
+                })
+            }
+            Err(e) => tracing::debug!(kid = ?jwk.common.key_id, error = %e, "JWK skipped"),
+        }
+    }
+    KeySet { keys }
+}
+
+fn decode_part<T: serde::de::DeserializeOwned>(part: &str) -> Option<T> {
+    let bytes = URL_SAFE_NO_PAD.decode(part.trim_end_matches('=')).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+fn jwt_error(e: &jsonwebtoken::errors::Error) -> AuthError {
+    use jsonwebtoken::errors::ErrorKind as K;
+    let m = match e.kind() {
+        K::ExpiredSignature => "token expired".to_string(),
+        K::ImmatureSignature => "token not yet valid (nbf)".to_string(),
+        K::InvalidSignature => "signature does not verify".to_string(),
+        K::InvalidIssuer => "wrong issuer".to_string(),
+        K::InvalidAlgorithm => "algorithm does not match the key".to_string(),
+        K::MissingRequiredClaim(c) => format!("the token has no `{c}` claim"),
+        K::InvalidClaimFormat(c) => format!("claim `{c}` is malformed"),
+        _ => "malformed token".to_string(),
+    };
+    AuthError::Invalid(m)
+}
+
+/// The caller from validated claims.
+fn caller_from(claims: Map<String, Value>, token: &str) -> Result<Caller, AuthError> {
+    let issuer = claims
+        .get("iss")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let audiences = match claims.get("aud") {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(String::from)
+            .collect(),
+        _ => vec![],
+    };
+    let mut scopes: Vec<String> = match (claims.get("scope"), claims.get("scp")) {
+        (Some(Value::String(s)), _) | (None, Some(Value::String(s))) => {
+            s.split_whitespace().map(String::from).collect()
+        }
+        (None, Some(Value::Array(a))) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(String::from)
+            .collect(),
+        _ => vec![],
+    };
+    scopes.sort();
+    scopes.dedup();
+    let expires_at = claims
+        .get("exp")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| AuthError::Invalid("the token has no `exp`".into()))?;
+    Ok(Caller {
+        issuer,
+        audiences,
+        scopes,
+        claims,
+        token: token.to_string(),
+        expires_at,
+    })
+}
+
+/// Known issuer names, for config checks elsewhere.
+pub fn issuer_claims(cfg: &AuthConfig) -> HashMap<String, Vec<String>> {
+    cfg.issuers
+        .iter()
+        .map(|i| (i.issuer.clone(), i.claims.clone()))
+        .collect()
+}

@@ -1,0 +1,499 @@
+//! Downstream identity: what the backend learns about the caller, per API.
+//!
+//! Without token passthrough by default: the caller's token was issued for this gateway, not for
+//! the backend. Modes: RFC 8693 token exchange (the caller's token swapped at its issuer for one
+//! meant for the backend, cached per caller), the gateway's own client-credentials token, a
+//! static API key / basic / bearer credential, and passthrough only when configured. Claims can
+//! be mapped into headers by `handlebars` templates, compiled and checked at load.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use handlebars::Handlebars;
+use handlebars::template::{Parameter, Template, TemplateElement};
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
+use serde_json::{Map, Value};
+
+use crate::auth::{Caller, KNOWN_CLAIMS, Verifier};
+use crate::config::{ApiConfig, AuthConfig, ConfigError, Credential};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DownstreamError {
+    #[error("this call needs the caller's identity, but the endpoint is not protected")]
+    NoCaller,
+    #[error("header `{header}`: {reason}")]
+    Template { header: String, reason: String },
+    #[error("cannot obtain a token for the backend: {0}")]
+    Token(String),
+}
+
+/// One API's downstream settings, ready to apply.
+pub struct Downstream {
+    headers: Vec<(HeaderName, String)>,
+    templates: Handlebars<'static>,
+    credential: Cred,
+}
+
+enum Cred {
+    None,
+    Static(HeaderName, HeaderValue),
+    Passthrough,
+    Exchange(Box<Exchange>),
+    Client(Box<ClientToken>),
+}
+
+struct Grant {
+    client_id: String,
+    client_secret: String,
+    audience: Option<String>,
+    resource: Option<String>,
+    scope: Option<String>,
+}
+
+struct Exchange {
+    grant: Grant,
+    token_endpoint: Option<String>,
+    verifier: Arc<Verifier>,
+    http: reqwest::Client,
+    /// Exchanged tokens by caller token, with the instant they stop being used.
+    cache: quick_cache::sync::Cache<String, (HeaderValue, Instant)>,
+}
+
+struct ClientToken {
+    grant: Grant,
+    token_endpoint: String,
+    http: reqwest::Client,
+    current: Mutex<Option<(HeaderValue, Instant)>>,
+    fetch: tokio::sync::Mutex<()>,
+}
+
+/// A token is replaced this long before it expires.
+const EXPIRY_MARGIN: Duration = Duration::from_secs(30);
+
+impl Downstream {
+    /// Compile the templates, read the secrets and check every claim name. `protected`: the
+    /// endpoint has callers with tokens (else claim-based modes are a config error).
+    pub fn build(
+        api: &ApiConfig,
+        auth: &AuthConfig,
+        protected: bool,
+        verifier: &Arc<Verifier>,
+    ) -> Result<Downstream, ConfigError> {
+        let err = |m: String| ConfigError::Invalid(format!("api `{}`: downstream: {m}", api.name));
+        let d = &api.downstream;
+        let needs_caller = !d.headers.is_empty()
+            || matches!(
+                d.credential,
+                Credential::TokenExchange { .. } | Credential::Passthrough
+            );
+        if needs_caller && !protected {
+            return Err(err(
+                "`headers`, `token_exchange` and `passthrough` use the caller's token: configure auth.issuers (and keep auth.enabled)".into(),
+            ));
+        }
+        // Claims a template may use: the registered / OpenID ones, plus each accepted
+        // issuer's declared custom claims.
+        let mut known: HashSet<String> = KNOWN_CLAIMS.iter().map(|s| s.to_string()).collect();
+        for i in &auth.issuers {
+            if api.auth.issuers.is_empty() || api.auth.issuers.contains(&i.issuer) {
+                known.extend(i.claims.iter().cloned());
+            }
+        }
+        let mut templates = Handlebars::new();
+        templates.set_strict_mode(true);
+        templates.register_escape_fn(handlebars::no_escape);
+        let mut headers = Vec::new();
+        for (name, source) in &d.headers {
+            let hn = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| err(format!("`{name}` is not a valid header name")))?;
+            if crate::ingest::is_gateway_header(hn.as_str()) {
+                return Err(err(format!("header `{name}` is set by the gateway itself")));
+            }
+            let t = Template::compile(source)
+                .map_err(|e| err(format!("header `{name}`: template does not compile: {e}")))?;
+            let mut used = Vec::new();
+            claims_in(&t, &mut used);
+            if let Some(unknown) = used.iter().find(|c| !known.contains(*c)) {
+                return Err(err(format!(
+                    "header `{name}` uses claim `{unknown}`, which no accepted issuer declares (add it to that issuer's `claims`)"
+                )));
+            }
+            templates.register_template(name, t);
+            headers.push((hn, name.clone()));
+        }
+        let secret = |s: &crate::config::Secret, what: &str| {
+            s.read().map_err(|m| err(format!("{what}: {m}")))
+        };
+        let http = || {
+            reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .timeout(Duration::from_secs(15))
+                .user_agent(concat!("rest2mcp/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| err(format!("cannot build the HTTP client: {e}")))
+        };
+        let credential = match &d.credential {
+            Credential::None => Cred::None,
+            Credential::Passthrough => {
+                tracing::warn!(api = %api.name, "downstream passthrough: callers' tokens are forwarded to the backend as they are; use token_exchange unless the backend is the tokens' audience");
+                Cred::Passthrough
+            }
+            Credential::ApiKey { header, value } => {
+                let hn = HeaderName::from_bytes(header.as_bytes())
+                    .map_err(|_| err(format!("`{header}` is not a valid header name")))?;
+                Cred::Static(
+                    hn,
+                    sensitive(&secret(value, "api_key value")?).map_err(err)?,
+                )
+            }
+            Credential::Basic { username, password } => {
+                let pair = format!("{username}:{}", secret(password, "basic password")?);
+                let v = format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(pair)
+                );
+                Cred::Static(AUTHORIZATION, sensitive(&v).map_err(err)?)
+            }
+            Credential::Bearer { token } => {
+                let v = format!("Bearer {}", secret(token, "bearer token")?);
+                Cred::Static(AUTHORIZATION, sensitive(&v).map_err(err)?)
+            }
+            Credential::TokenExchange {
+                client_id,
+                client_secret,
+                token_endpoint,
+                audience,
+                resource,
+                scope,
+            } => Cred::Exchange(Box::new(Exchange {
+                grant: Grant {
+                    client_id: client_id.clone(),
+                    client_secret: secret(client_secret, "token_exchange client_secret")?,
+                    audience: audience.clone(),
+                    resource: resource.clone(),
+                    scope: scope.clone(),
+                },
+                token_endpoint: token_endpoint.clone(),
+                verifier: verifier.clone(),
+                http: http()?,
+                cache: quick_cache::sync::Cache::new(10_000),
+            })),
+            Credential::ClientCredentials {
+                token_endpoint,
+                client_id,
+                client_secret,
+                scope,
+                audience,
+                resource,
+            } => Cred::Client(Box::new(ClientToken {
+                grant: Grant {
+                    client_id: client_id.clone(),
+                    client_secret: secret(client_secret, "client_credentials client_secret")?,
+                    audience: audience.clone(),
+                    resource: resource.clone(),
+                    scope: scope.clone(),
+                },
+                token_endpoint: token_endpoint.clone(),
+                http: http()?,
+                current: Mutex::new(None),
+                fetch: tokio::sync::Mutex::new(()),
+            })),
+        };
+        Ok(Downstream {
+            headers,
+            templates,
+            credential,
+        })
+    }
+
+    /// Nothing to add to upstream requests.
+    pub fn is_empty(&self) -> bool {
+        self.headers.is_empty() && matches!(self.credential, Cred::None)
+    }
+
+    /// The headers to set on an upstream request for `caller`.
+    pub async fn headers(&self, caller: Option<&Caller>) -> Result<HeaderMap, DownstreamError> {
+        let mut out = HeaderMap::new();
+        if self.is_empty() {
+            return Ok(out);
+        }
+        if !self.headers.is_empty() {
+            let caller = caller.ok_or(DownstreamError::NoCaller)?;
+            for (name, template) in &self.headers {
+                let v = self
+                    .templates
+                    .render(template, &caller.claims)
+                    .map_err(|e| DownstreamError::Template {
+                        header: name.to_string(),
+                        reason: render_reason(&e),
+                    })?;
+                let v = HeaderValue::from_str(&v).map_err(|_| DownstreamError::Template {
+                    header: name.to_string(),
+                    reason: "the rendered value is not a valid header value (control characters?)"
+                        .into(),
+                })?;
+                out.insert(name.clone(), v);
+            }
+        }
+        match &self.credential {
+            Cred::None => {}
+            Cred::Static(name, value) => {
+                out.insert(name.clone(), value.clone());
+            }
+            Cred::Passthrough => {
+                let caller = caller.ok_or(DownstreamError::NoCaller)?;
+                let v = sensitive(&format!("Bearer {}", caller.token))
+                    .map_err(DownstreamError::Token)?;
+                out.insert(AUTHORIZATION, v);
+            }
+            Cred::Exchange(x) => {
+                let caller = caller.ok_or(DownstreamError::NoCaller)?;
+                out.insert(AUTHORIZATION, x.token_for(caller).await?);
+            }
+            Cred::Client(c) => {
+                out.insert(AUTHORIZATION, c.token().await?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Exchange {
+    async fn token_for(&self, caller: &Caller) -> Result<HeaderValue, DownstreamError> {
+        if let Some((v, until)) = self.cache.get(caller.token.as_str())
+            && Instant::now() < until
+        {
+            return Ok(v);
+        }
+        let endpoint = match &self.token_endpoint {
+            Some(t) => t.clone(),
+            None => self
+                .verifier
+                .token_endpoint(&caller.issuer)
+                .await
+                .map_err(DownstreamError::Token)?,
+        };
+        let form = [
+            (
+                "grant_type",
+                "urn:ietf:params:oauth:grant-type:token-exchange",
+            ),
+            ("subject_token", caller.token.as_str()),
+            (
+                "subject_token_type",
+                "urn:ietf:params:oauth:token-type:access_token",
+            ),
+            (
+                "requested_token_type",
+                "urn:ietf:params:oauth:token-type:access_token",
+            ),
+        ];
+        let (v, ttl) = request_token(&self.http, &endpoint, &self.grant, &form).await?;
+        // Never kept past the caller's own token.
+        let caller_left = Duration::from_secs(caller.expires_at.saturating_sub(now_secs()));
+        let until = Instant::now() + ttl.min(caller_left).saturating_sub(EXPIRY_MARGIN);
+        self.cache.insert(caller.token.clone(), (v.clone(), until));
+        tracing::debug!(sub = %caller.subject(), "token exchanged for the backend");
+        Ok(v)
+    }
+}
+
+impl ClientToken {
+    async fn token(&self) -> Result<HeaderValue, DownstreamError> {
+        let fresh = |c: &Mutex<Option<(HeaderValue, Instant)>>| {
+            c.lock()
+                .expect("token lock")
+                .as_ref()
+                .filter(|(_, until)| Instant::now() < *until)
+                .map(|(v, _)| v.clone())
+        };
+        if let Some(v) = fresh(&self.current) {
+            return Ok(v);
+        }
+        let _one_fetch = self.fetch.lock().await;
+        if let Some(v) = fresh(&self.current) {
+            return Ok(v);
+        }
+        let form = [("grant_type", "client_credentials")];
+        let (v, ttl) = request_token(&self.http, &self.token_endpoint, &self.grant, &form).await?;
+        *self.current.lock().expect("token lock") = Some((
+            v.clone(),
+            Instant::now() + ttl.saturating_sub(EXPIRY_MARGIN),
+        ));
+        Ok(v)
+    }
+}
+
+/// POST a token request (client authenticated with HTTP basic); the `Authorization` value and
+/// how long it lasts.
+async fn request_token(
+    http: &reqwest::Client,
+    endpoint: &str,
+    grant: &Grant,
+    pairs: &[(&str, &str)],
+) -> Result<(HeaderValue, Duration), DownstreamError> {
+    let body = {
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        form.extend_pairs(pairs);
+        if let Some(a) = &grant.audience {
+            form.append_pair("audience", a);
+        }
+        if let Some(r) = &grant.resource {
+            form.append_pair("resource", r);
+        }
+        if let Some(s) = &grant.scope {
+            form.append_pair("scope", s);
+        }
+        form.finish()
+    };
+    let fail = |m: String| DownstreamError::Token(format!("{endpoint}: {m}"));
+    let resp = http
+        .post(endpoint)
+        .basic_auth(
+            form_encode(&grant.client_id),
+            Some(form_encode(&grant.client_secret)),
+        )
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "application/json")
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+    let status = resp.status();
+    let bytes = resp.bytes().await.map_err(|e| fail(e.to_string()))?;
+    let answer: Map<String, Value> = serde_json::from_slice(&bytes).unwrap_or_default();
+    if !status.is_success() {
+        let why = answer
+            .get("error")
+            .and_then(Value::as_str)
+            .map(|e| {
+                let d = answer
+                    .get("error_description")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                format!("{e} {d}").trim().to_string()
+            })
+            .unwrap_or_else(|| format!("HTTP {status}"));
+        return Err(fail(why));
+    }
+    let token = answer
+        .get("access_token")
+        .and_then(Value::as_str)
+        .ok_or_else(|| fail("the answer has no access_token".into()))?;
+    let ttl = Duration::from_secs(
+        answer
+            .get("expires_in")
+            .and_then(Value::as_u64)
+            .unwrap_or(300),
+    );
+    let v = sensitive(&format!("Bearer {token}")).map_err(fail)?;
+    Ok((v, ttl))
+}
+
+/// RFC 6749 §2.3.1: client id and secret are form-encoded before HTTP basic.
+fn form_encode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// A header value marked sensitive (kept out of debug output).
+fn sensitive(v: &str) -> Result<HeaderValue, String> {
+    let mut v = HeaderValue::from_str(v)
+        .map_err(|_| "the credential contains characters not allowed in a header".to_string())?;
+    v.set_sensitive(true);
+    Ok(v)
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn render_reason(e: &handlebars::RenderError) -> String {
+    match e.reason() {
+        handlebars::RenderErrorReason::MissingVariable(Some(v)) => {
+            format!("the caller's token has no `{v}` claim")
+        }
+        _ => e.to_string(),
+    }
+}
+
+/// Top-level names a template reads (`{{email}}`, `{{#if groups}}`, `{{lookup claims "x"}}`...).
+fn claims_in(t: &Template, out: &mut Vec<String>) {
+    fn param(p: &Parameter, out: &mut Vec<String>) {
+        match p {
+            Parameter::Path(path) => {
+                let raw = match path {
+                    handlebars::Path::Relative((_, raw)) => raw.as_str(),
+                    handlebars::Path::Local((_, _, raw)) => raw.as_str(),
+                };
+                let first = raw
+                    .trim_start_matches("this.")
+                    .trim_start_matches("./")
+                    .split(['.', '/', '['])
+                    .next()
+                    .unwrap_or("");
+                if !first.is_empty() && !first.starts_with('@') && first != "this" {
+                    out.push(first.to_string());
+                }
+            }
+            Parameter::Subexpression(s) => {
+                elem(&s.element, out);
+            }
+            _ => {}
+        }
+    }
+    fn helper(h: &handlebars::template::HelperTemplate, out: &mut Vec<String>) {
+        let is_plain = h.params.is_empty() && h.hash.is_empty() && !h.block;
+        match &h.name {
+            // `{{email}}`: a bare name is a variable (unless it is a helper with arguments).
+            Parameter::Name(n) if is_plain => out.push(n.clone()),
+            other => param(other, out),
+        }
+        for p in h.params.iter().chain(h.hash.values()) {
+            param(p, out);
+        }
+        if let Some(t) = &h.template {
+            claims_in(t, out);
+        }
+        if let Some(t) = &h.inverse {
+            claims_in(t, out);
+        }
+    }
+    fn elem(e: &TemplateElement, out: &mut Vec<String>) {
+        match e {
+            TemplateElement::Expression(h)
+            | TemplateElement::HtmlExpression(h)
+            | TemplateElement::HelperBlock(h) => helper(h, out),
+            _ => {}
+        }
+    }
+    for e in &t.elements {
+        elem(e, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn used(src: &str) -> Vec<String> {
+        let mut v = Vec::new();
+        claims_in(&Template::compile(src).unwrap(), &mut v);
+        v
+    }
+
+    #[test]
+    fn template_claims_are_found() {
+        assert_eq!(used("{{sub}}"), ["sub"]);
+        assert_eq!(used("user={{email}};t={{tid}}"), ["email", "tid"]);
+        assert_eq!(
+            used("{{#if department}}{{department}}{{/if}}"),
+            ["department", "department"]
+        );
+        assert!(used("{{address.city}}").contains(&"address".to_string()));
+        assert!(used("static").is_empty());
+    }
+}
