@@ -2,6 +2,8 @@
 //! binary started on a config, and a small raw MCP-over-HTTP client.
 #![allow(dead_code)]
 
+pub mod oauth;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
