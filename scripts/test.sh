@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # The whole test suite: unit tests, and integration tests that drive the real binary over HTTP
-# against real HTTP backends. Installs what the tests need first (npm, for fetching the GitHub
-# REST API description used by one test). Ends with one line: "N passed, N failed".
+# against real HTTP backends, a test OAuth server, and (end to end) the npm `oidc-provider` with
+# the official MCP TypeScript SDK client. Installs what the tests need first: Node/npm (the
+# GitHub REST API description comes from npm; the end-to-end scripts run on Node) and the
+# pinned packages of tests/e2e. Ends with one line: "N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v npm >/dev/null 2>&1; then
-  echo "installing npm (needed to fetch the GitHub REST API description)"
-  apt-get update -qq && apt-get install -y -qq npm >/dev/null
+if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
+  echo "installing node and npm (GitHub spec download, end-to-end OAuth test)"
+  apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
 fi
+(cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
