@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # rest2mcp benchmark: the shared harness (../shared/bench) against nginx directly and against the
 # gateway, in one run, plus the GitHub REST spec start-up figures. Prints measured figures next
-# to the limits from issue #3. Loopback only; every load run is bounded in time.
+# to the limits from issues #3 and #4. Loopback only; every load run is bounded in time.
 #
 #   bash bench/run.sh            # full run (about 3 minutes)
 #   DURATION=5 RUNS=1 bash bench/run.sh   # quicker
@@ -52,6 +52,15 @@ start_gateway --spec "$SHARED/specs/petstore-bench.yaml" --base-url http://127.0
 bash "$SHARED/bench_mcp.sh" gateway "http://127.0.0.1:$PORT/mcp/petstore"
 stop_gateway
 
+echo "== same, protected: RS256 JWT validated against a JWKS file (issue #4: within 10%)"
+RESOURCE="http://127.0.0.1:$PORT/mcp/petstore"
+python3 "$SHARED/jwt_tool.py" --dir "$OUT/jwt" --issuer https://bench-issuer.example \
+  --audience "$RESOURCE" --scope "pets:read pets:write" >/dev/null
+start_gateway --spec "$SHARED/specs/petstore-bench.yaml" --base-url http://127.0.0.1:18080 --name petstore \
+  --issuer https://bench-issuer.example --jwks "$OUT/jwt/jwks.json"
+SETS="c32 c1" bash "$SHARED/bench_mcp.sh" gateway-jwt "$RESOURCE" --bearer-file "$OUT/jwt/token.txt"
+stop_gateway
+
 echo "== GitHub REST API description (13 MB, 1223 operations)"
 GH="$ROOT/target/github-spec/api.github.com-23.0.2.json"
 if [ ! -f "$GH" ]; then
@@ -79,6 +88,7 @@ out, ready, hwm, hwm_ready = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), 
 j = lambda n: json.load(open(f"{out}/json/{n}.json"))
 n32, n1 = j("nginx-c32"), j("nginx-c1")
 g32, g1 = j("gateway-c32"), j("gateway-c1")
+a32, a1 = j("gateway-jwt-c32"), j("gateway-jwt-c1")
 try: gm = j("gateway-modern")
 except Exception: gm = None
 gl = j("github-list")
@@ -86,7 +96,9 @@ rows = [
   ("tools/call c32 / nginx-direct c32", f"{g32['rps_median']:.0f} / {n32['rps_median']:.0f} req/s = {100*g32['rps_median']/n32['rps_median']:.1f}%", ">= 35%"),
   ("added p50 latency at c1", f"{g1['p50_ms']:.3f} - {n1['p50_ms']:.3f} = {g1['p50_ms']-n1['p50_ms']:.3f} ms", "< 0.3 ms"),
   ("tools/call c32, protocol 2026-07-28", f"{gm['rps_median']:.0f} req/s" if gm else "skipped", "-"),
-  ("errors (non2xx + bad bodies + socket)", str(sum(x['non2xx_total']+x['bad_body_total']+x['socket_errors_total'] for x in [g32, g1] + ([gm] if gm else []))), "0"),
+  ("tools/call c32 with JWT / without auth", f"{a32['rps_median']:.0f} / {g32['rps_median']:.0f} req/s = {100*a32['rps_median']/g32['rps_median']:.1f}%", ">= 90%"),
+  ("p50 at c1 with JWT / without auth", f"{a1['p50_ms']:.3f} / {g1['p50_ms']:.3f} ms", "-"),
+  ("errors (non2xx + bad bodies + socket)", str(sum(x['non2xx_total']+x['bad_body_total']+x['socket_errors_total'] for x in [g32, g1, a32, a1] + ([gm] if gm else []))), "0"),
   ("GitHub spec: ready after (median of 3 starts)", f"{ready:.3f} s", "< 0.5 s"),
   ("GitHub spec: tools/list, all pages", f"{gl['ms']:.1f} ms ({gl['tools']} tools, {gl['pages']} pages, {gl['bytes']/1048576:.2f} MiB)", "< 20 ms"),
   ("GitHub spec: peak RSS (ready / after the list runs)", f"{hwm_ready/1024:.1f} / {hwm/1024:.1f} MiB", "< 80 MiB"),

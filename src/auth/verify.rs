@@ -492,10 +492,15 @@ impl Issuer {
                 token_endpoint: c.token_endpoint.clone(),
             });
         }
-        let u = url::Url::parse(&c.issuer)
-            .map_err(|_| invalid("`issuer` must be the issuer's URL (or `dev`)".into()))?;
-        if !matches!(u.scheme(), "https" | "http") {
-            return Err(invalid("`issuer` must be an http(s) URL".into()));
+        // Keys and metadata are discovered from the issuer URL; with `jwks` given, the issuer
+        // is only compared with `iss` and may be any string.
+        let is_url =
+            url::Url::parse(&c.issuer).is_ok_and(|u| matches!(u.scheme(), "https" | "http"));
+        if !is_url && c.jwks.is_none() {
+            return Err(invalid(
+                "`issuer` must be the issuer's http(s) URL (or `dev`), unless `jwks` is given"
+                    .into(),
+            ));
         }
         let source = match &c.jwks {
             None => KeySource::Discover,
