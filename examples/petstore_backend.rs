@@ -33,10 +33,26 @@ async fn main() {
     let app = Router::new()
         .route("/pets", get(list).post(create))
         .route("/pets/{id}", get(one).delete(remove))
+        .layer(axum::middleware::from_fn(log_caller))
         .with_state(store);
     let listener = tokio::net::TcpListener::bind(&addr).await.expect("bind");
     println!("petstore backend on http://{addr}");
     axum::serve(listener, app).await.expect("serve");
+}
+
+/// One line per request, with the caller identity a protected gateway sends (`X-User-Id`).
+async fn log_caller(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let user = req
+        .headers()
+        .get("x-user-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_string();
+    println!("{} {}  user={user}", req.method(), req.uri());
+    next.run(req).await
 }
 
 async fn list(State(s): State<Store>, Query(q): Query<ListQuery>) -> Json<Vec<Value>> {

@@ -7,7 +7,6 @@
 //! validated token is remembered (keyed by the whole token, never past its `exp`), so the hot
 //! path pays one hash lookup instead of a signature check.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -540,6 +539,10 @@ fn metadata_urls(iss: &str) -> Result<Vec<String>, String> {
         format!("{origin}{path}/.well-known/openid-configuration"),
     ];
     if !path.is_empty() {
+        // Servers that append rather than insert (Okta's custom authorization servers).
+        v.push(format!(
+            "{origin}{path}/.well-known/oauth-authorization-server"
+        ));
         v.push(format!("{origin}/.well-known/openid-configuration{path}"));
     }
     Ok(v)
@@ -647,10 +650,46 @@ fn caller_from(claims: Map<String, Value>, token: &str) -> Result<Caller, AuthEr
     })
 }
 
-/// Known issuer names, for config checks elsewhere.
-pub fn issuer_claims(cfg: &AuthConfig) -> HashMap<String, Vec<String>> {
-    cfg.issuers
-        .iter()
-        .map(|i| (i.issuer.clone(), i.claims.clone()))
-        .collect()
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn metadata_is_looked_up_where_each_spec_puts_it() {
+        assert_eq!(
+            metadata_urls("https://idp.example.com").unwrap(),
+            [
+                "https://idp.example.com/.well-known/oauth-authorization-server",
+                "https://idp.example.com/.well-known/openid-configuration",
+            ]
+        );
+        assert_eq!(
+            metadata_urls("https://org.okta.com/oauth2/default").unwrap(),
+            [
+                "https://org.okta.com/.well-known/oauth-authorization-server/oauth2/default",
+                "https://org.okta.com/oauth2/default/.well-known/openid-configuration",
+                "https://org.okta.com/oauth2/default/.well-known/oauth-authorization-server",
+                "https://org.okta.com/.well-known/openid-configuration/oauth2/default",
+            ]
+        );
+        // Auth0's issuer ends with a slash: no double slash in the lookups.
+        assert_eq!(
+            metadata_urls("https://tenant.auth0.com/").unwrap()[1],
+            "https://tenant.auth0.com/.well-known/openid-configuration"
+        );
+    }
+
+    #[test]
+    fn scopes_come_from_scope_or_scp() {
+        let c = |v: Value| caller_from(v.as_object().unwrap().clone(), "t").unwrap();
+        assert_eq!(c(json!({"exp": 1, "scope": "b a"})).scopes, ["a", "b"]);
+        assert_eq!(c(json!({"exp": 1, "scp": ["x", "y"]})).scopes, ["x", "y"]);
+        assert_eq!(c(json!({"exp": 1, "scp": "x y"})).scopes, ["x", "y"]);
+        assert_eq!(
+            c(json!({"exp": 1, "aud": ["r1", "r2"]})).audiences,
+            ["r1", "r2"]
+        );
+        assert!(caller_from(Map::new(), "t").is_err(), "exp is required");
+    }
 }
