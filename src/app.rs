@@ -13,8 +13,19 @@ use crate::server::{AppState, Snapshot, router};
 use crate::upstream::Upstream;
 
 /// Build everything, print each endpoint, then serve until `cancel` fires.
-pub async fn serve(cfg: Config, cancel: CancellationToken) -> anyhow::Result<()> {
+pub async fn serve(mut cfg: Config, cancel: CancellationToken) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
+    // The public URL's host is where clients reach us: accept it as a Host value.
+    if let Some(host) = cfg
+        .server
+        .public_url
+        .as_deref()
+        .and_then(|u| url::Url::parse(u).ok())
+        .and_then(|u| u.host_str().map(String::from))
+        && !cfg.server.allowed_hosts.contains(&host)
+    {
+        cfg.server.allowed_hosts.push(host);
+    }
     let gateway = Gateway::build(&cfg)?;
     let upstream = Upstream::new(&cfg.upstream)?;
     let verifier = Arc::new(Verifier::new(&cfg.auth)?);
