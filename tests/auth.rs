@@ -593,12 +593,15 @@ async fn bad_auth_config_is_a_clear_error_at_load() {
 
 #[tokio::test]
 async fn dev_token_opens_a_dev_issuer_endpoint_from_the_command_line() {
+    let a = AuthServer::start().await;
     let b = Backend::start().await;
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("dev.p8");
     let spec = fixture("../../specs/petstore.yaml");
+    // Two issuers on the gateway; this endpoint accepts only the development one.
     let cfg = format!(
-        "auth:\n  issuers: [{{issuer: dev, dev_key: {}}}]\napis:\n  - name: petstore\n    spec: {}\n    base_url: {}\n    downstream:\n      headers: {{X-User-Id: '{{{{sub}}}}'}}\n",
+        "auth:\n  issuers:\n    - {{issuer: {}}}\n    - {{issuer: dev, dev_key: {}}}\napis:\n  - name: petstore\n    spec: {}\n    base_url: {}\n    auth: {{issuers: [dev]}}\n    downstream:\n      headers: {{X-User-Id: '{{{{sub}}}}'}}\n",
+        a.issuer,
         key.display(),
         spec.display(),
         b.url
@@ -630,6 +633,14 @@ async fn dev_token_opens_a_dev_issuer_endpoint_from_the_command_line() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(b.last().header("x-user-id"), Some("alice"));
     assert_eq!(post(&m, None, LIST).await.status, 401);
+    let other = post(
+        &m,
+        Some(&a.token("alice", &gw.resource("petstore"), "pets:read")),
+        LIST,
+    )
+    .await;
+    assert_eq!(other.status, 401);
+    assert!(other.text.contains("not accepted here"), "{}", other.text);
     // The PRM lists no authorization server for the local key (clients cannot use it).
     let prm = get_json(&format!(
         "{}/.well-known/oauth-protected-resource/mcp/petstore",
