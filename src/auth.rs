@@ -18,7 +18,7 @@ use axum::response::Response;
 use serde_json::{Map, Value, json};
 
 use crate::catalog::ApiCatalog;
-use crate::config::{ApiConfig, AuthConfig, ConfigError, DEV_ISSUER};
+use crate::config::{ApiConfig, AuthConfig, ConfigError, DEV_ISSUER, IssuerConfig};
 pub use verify::{Caller, Verifier};
 
 /// Everything about callers for one API: who may call, and what the backend learns.
@@ -57,7 +57,7 @@ pub struct Protection {
     pub metadata: bytes::Bytes,
     /// `aud` values accepted.
     audiences: Vec<String>,
-    /// `iss` values accepted (empty: every configured issuer).
+    /// `iss` values accepted.
     issuers: Vec<String>,
     /// Scopes every request needs.
     scopes: Vec<String>,
@@ -88,14 +88,6 @@ impl Protection {
             return Ok(None);
         }
         let a = &api_cfg.auth;
-        for i in &a.issuers {
-            if !auth.issuers.iter().any(|c| &c.issuer == i) {
-                return Err(ConfigError::Invalid(format!(
-                    "api `{}`: auth.issuers names `{i}`, which is not in auth.issuers",
-                    api_cfg.name
-                )));
-            }
-        }
         let base = public_url.trim_end_matches('/');
         let resource = format!("{base}/mcp/{}", api_cfg.name);
         let metadata_url = format!(
@@ -107,17 +99,28 @@ impl Protection {
             all.extend(t.mapped.scopes.iter().flatten().cloned());
         }
         let all_scopes: Vec<String> = all.into_iter().collect();
-        let issuers: Vec<String> = a
-            .issuers
+        // Scopes go into challenge headers as quoted strings: RFC 6749 scope-token characters.
+        if let Some(bad) = all_scopes.iter().find(|s| {
+            s.is_empty()
+                || !s
+                    .bytes()
+                    .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+        }) {
+            return Err(ConfigError::Invalid(format!(
+                "api `{}`: scope `{bad}` is not a valid OAuth scope (printable ASCII without spaces, quotes or backslashes)",
+                api_cfg.name
+            )));
+        }
+        let accepted = accepted_issuers(api_cfg, auth);
+        let issuers: Vec<String> = accepted
             .iter()
-            .map(|i| verifier.iss_of(i).unwrap_or(i).to_string())
+            .map(|c| verifier.iss_of(&c.issuer).unwrap_or(&c.issuer).to_string())
             .collect();
-        // Authorization servers a client can use: every accepted issuer except the local dev key.
-        let servers: Vec<&str> = auth
-            .issuers
+        // Authorization servers a client can use: accepted issuers with a URL (not the local
+        // dev key, not a bare `iss` string).
+        let servers: Vec<&str> = accepted
             .iter()
-            .filter(|c| a.issuers.is_empty() || a.issuers.contains(&c.issuer))
-            .filter(|c| c.issuer != DEV_ISSUER)
+            .filter(|c| c.issuer.starts_with("https://") || c.issuer.starts_with("http://"))
             .map(|c| c.issuer.as_str())
             .collect();
         let mut doc = Map::new();
@@ -189,10 +192,10 @@ impl Protection {
         };
         let caller = self
             .verifier
-            .verify(token)
+            .verify(token, &self.issuers)
             .await
             .map_err(|e| self.unauthorized(&e))?;
-        if !self.issuers.is_empty() && !self.issuers.iter().any(|i| *i == caller.issuer) {
+        if !self.issuers.contains(&caller.issuer) {
             return Err(self.unauthorized(&AuthError::Invalid(format!(
                 "tokens from issuer `{}` are not accepted here",
                 caller.issuer
@@ -281,19 +284,22 @@ impl Protection {
 
     /// `401`: no token, or one that cannot be used.
     fn unauthorized(&self, e: &AuthError) -> Response {
-        let challenge = match e {
-            AuthError::Missing => self.challenge_401.clone(),
-            AuthError::Invalid(why) => format!(
-                "Bearer error=\"invalid_token\", error_description=\"{}\", {}",
-                quoted_safe(why),
-                self.challenge_401.trim_start_matches("Bearer ")
+        // Reasons may quote the (unverified) token's `iss`, `alg` or `kid`: one printable line.
+        let why = match e {
+            AuthError::Missing => e.to_string(),
+            AuthError::Invalid(why) => quoted_safe(&why.chars().take(200).collect::<String>()),
+        };
+        let (challenge, body) = match e {
+            AuthError::Missing => (self.challenge_401.clone(), format!("{why}\n")),
+            AuthError::Invalid(_) => (
+                format!(
+                    "Bearer error=\"invalid_token\", error_description=\"{why}\", {}",
+                    self.challenge_401.trim_start_matches("Bearer ")
+                ),
+                format!("invalid token: {why}\n"),
             ),
         };
-        let body = match e {
-            AuthError::Missing => format!("{e}\n"),
-            AuthError::Invalid(why) => format!("invalid token: {why}\n"),
-        };
-        tracing::debug!(resource = %self.resource, reason = %e, "request refused (401)");
+        tracing::debug!(resource = %self.resource, reason = %why, "request refused (401)");
         challenge_response(StatusCode::UNAUTHORIZED, &challenge, body)
     }
 
@@ -325,6 +331,29 @@ fn challenge_response(status: StatusCode, challenge: &str, body: String) -> Resp
         h.insert(header::WWW_AUTHENTICATE, v);
     }
     resp
+}
+
+/// The issuers an endpoint accepts: those its `auth.issuers` names; by default every configured
+/// issuer except the development one (`dev` must be named, unless it is the only issuer), so
+/// adding a dev issuer for one endpoint never opens the others to locally minted tokens.
+pub fn accepted_issuers<'a>(api: &ApiConfig, auth: &'a AuthConfig) -> Vec<&'a IssuerConfig> {
+    if !api.auth.issuers.is_empty() {
+        return auth
+            .issuers
+            .iter()
+            .filter(|c| api.auth.issuers.contains(&c.issuer))
+            .collect();
+    }
+    let real: Vec<&IssuerConfig> = auth
+        .issuers
+        .iter()
+        .filter(|c| c.issuer != DEV_ISSUER)
+        .collect();
+    if real.is_empty() {
+        auth.issuers.iter().collect()
+    } else {
+        real
+    }
 }
 
 /// Text safe inside a quoted-string of a challenge (RFC 6750: no `"` or `\`, printable ASCII).

@@ -417,8 +417,15 @@ impl Config {
             }
         }
         if let Some(u) = &self.server.public_url {
-            check_base_url(u)
+            let url = check_base_url(u)
                 .map_err(|m| ConfigError::Invalid(format!("server.public_url: {m}")))?;
+            if url.path() != "/" {
+                // RFC 9728 puts the metadata at the host's root: serve the gateway at the root
+                // of its public host.
+                return Err(ConfigError::Invalid(format!(
+                    "server.public_url `{u}` must not have a path (the gateway is served at the root of its public host)"
+                )));
+            }
         }
         for api in &self.apis {
             for i in &api.auth.issuers {

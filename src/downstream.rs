@@ -55,6 +55,9 @@ struct Grant {
 struct Exchange {
     grant: Grant,
     token_endpoint: Option<String>,
+    /// Without a configured endpoint: the one issuer whose token endpoint is used (so the
+    /// gateway's client secret only ever goes to that issuer).
+    issuer: Option<String>,
     verifier: Arc<Verifier>,
     http: reqwest::Client,
     /// Exchanged tokens by caller token, with the instant they stop being used.
@@ -68,6 +71,9 @@ struct ClientToken {
     current: Mutex<Option<(HeaderValue, Instant)>>,
     fetch: tokio::sync::Mutex<()>,
 }
+
+/// A backend token is reused at most this long, whatever its `expires_in` says.
+const MAX_TOKEN_TTL_SECS: u64 = 24 * 3600;
 
 /// A token is replaced this long before it expires.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(30);
@@ -95,11 +101,10 @@ impl Downstream {
         }
         // Claims a template may use: the registered / OpenID ones, plus each accepted
         // issuer's declared custom claims.
+        let accepted = crate::auth::accepted_issuers(api, auth);
         let mut known: HashSet<String> = KNOWN_CLAIMS.iter().map(|s| s.to_string()).collect();
-        for i in &auth.issuers {
-            if api.auth.issuers.is_empty() || api.auth.issuers.contains(&i.issuer) {
-                known.extend(i.claims.iter().cloned());
-            }
+        for i in &accepted {
+            known.extend(i.claims.iter().cloned());
         }
         let mut templates = Handlebars::new();
         templates.set_strict_mode(true);
@@ -115,6 +120,11 @@ impl Downstream {
                 .map_err(|e| err(format!("header `{name}`: template does not compile: {e}")))?;
             let mut used = Vec::new();
             claims_in(&t, &mut used);
+            if used.iter().any(|u| u == "lookup") {
+                return Err(err(format!(
+                    "header `{name}`: `lookup` is not supported in header templates (name the claim: {{{{claim}}}})"
+                )));
+            }
             if let Some(unknown) = used.iter().find(|c| !known.contains(*c)) {
                 return Err(err(format!(
                     "header `{name}` uses claim `{unknown}`, which no accepted issuer declares (add it to that issuer's `claims`)"
@@ -174,6 +184,20 @@ impl Downstream {
                     audience: audience.clone(),
                     resource: resource.clone(),
                     scope: scope.clone(),
+                },
+                issuer: match (token_endpoint, accepted.as_slice()) {
+                    (Some(_), _) => None,
+                    (None, [one]) => Some(
+                        verifier
+                            .iss_of(&one.issuer)
+                            .unwrap_or(&one.issuer)
+                            .to_string(),
+                    ),
+                    (None, _) => {
+                        return Err(err(
+                            "token_exchange: set `token_endpoint`, or accept exactly one issuer on this API (auth.issuers): the client secret must only go to one authorization server".into(),
+                        ));
+                    }
                 },
                 token_endpoint: token_endpoint.clone(),
                 verifier: verifier.clone(),
@@ -267,13 +291,19 @@ impl Exchange {
         {
             return Ok(v);
         }
-        let endpoint = match &self.token_endpoint {
-            Some(t) => t.clone(),
-            None => self
+        let endpoint = match (&self.token_endpoint, &self.issuer) {
+            (Some(t), _) => t.clone(),
+            (None, Some(iss)) if *iss == caller.issuer => self
                 .verifier
-                .token_endpoint(&caller.issuer)
+                .token_endpoint(iss)
                 .await
                 .map_err(DownstreamError::Token)?,
+            (None, _) => {
+                return Err(DownstreamError::Token(format!(
+                    "token exchange is configured for tokens from `{}` only",
+                    self.issuer.as_deref().unwrap_or("-")
+                )));
+            }
         };
         let form = [
             (
@@ -386,14 +416,15 @@ async fn request_token(
         answer
             .get("expires_in")
             .and_then(Value::as_u64)
-            .unwrap_or(300),
+            .unwrap_or(300)
+            .min(MAX_TOKEN_TTL_SECS),
     );
     let v = sensitive(&format!("Bearer {token}")).map_err(fail)?;
     Ok((v, ttl))
 }
 
 /// RFC 6749 §2.3.1: client id and secret are form-encoded before HTTP basic.
-fn form_encode(s: &str) -> String {
+pub(crate) fn form_encode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
@@ -429,12 +460,12 @@ fn claims_in(t: &Template, out: &mut Vec<String>) {
                     handlebars::Path::Relative((_, raw)) => raw.as_str(),
                     handlebars::Path::Local((_, _, raw)) => raw.as_str(),
                 };
-                let first = raw
-                    .trim_start_matches("this.")
-                    .trim_start_matches("./")
-                    .split(['.', '/', '['])
-                    .next()
-                    .unwrap_or("");
+                let raw = raw.trim_start_matches("this.").trim_start_matches("./");
+                // `[x-y]` is a segment literal: the claim named `x-y`.
+                let first = match raw.strip_prefix('[') {
+                    Some(rest) => rest.split(']').next().unwrap_or(""),
+                    None => raw.split(['.', '/', '[']).next().unwrap_or(""),
+                };
                 if !first.is_empty() && !first.starts_with('@') && first != "this" {
                     out.push(first.to_string());
                 }
@@ -450,6 +481,8 @@ fn claims_in(t: &Template, out: &mut Vec<String>) {
         match &h.name {
             // `{{email}}`: a bare name is a variable (unless it is a helper with arguments).
             Parameter::Name(n) if is_plain => out.push(n.clone()),
+            // A helper: `lookup` reads claims by computed names, which a load check cannot see.
+            Parameter::Name(n) if n == "lookup" => out.push(n.clone()),
             other => param(other, out),
         }
         for p in h.params.iter().chain(h.hash.values()) {
@@ -495,5 +528,7 @@ mod tests {
         );
         assert!(used("{{address.city}}").contains(&"address".to_string()));
         assert!(used("static").is_empty());
+        assert_eq!(used("{{[x-tenant]}}"), ["x-tenant"]);
+        assert!(used("{{lookup this \"x\"}}").contains(&"lookup".to_string()));
     }
 }

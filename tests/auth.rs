@@ -103,7 +103,10 @@ async fn metadata_and_challenges_guide_a_client_to_its_authorization_server() {
         ),
         (
             "wrong issuer",
-            oauth::sign("rsa1", &with("iss", json!("https://evil.example"))),
+            oauth::sign(
+                "rsa1",
+                &with("iss", json!("https://evil.example\nInjected: yes")),
+            ),
             "not trusted",
         ),
         (
@@ -274,11 +277,10 @@ async fn key_rotation_works_without_restart_and_an_outage_fails_closed() {
     }
     assert_eq!(a.jwks_fetches() - before, 1, "rate-limited refresh");
 
-    // The JWKS goes down: known keys keep working, unknown ones fail closed.
+    // The JWKS goes down: an unknown key fails closed (after a fetch attempt), and the keys
+    // already known keep working after that failed fetch.
     a.set_jwks_down(true);
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let fresh = oauth::sign("rsa1", &a.claims("dave", &resource, "pets:read"));
-    assert_eq!(post(&m, Some(&fresh), LIST).await.status, 200);
     let mut c = a.claims("eve", &resource, "pets:read");
     c["jti"] = json!("x");
     let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
@@ -290,7 +292,17 @@ async fn key_rotation_works_without_restart_and_an_outage_fails_closed() {
         &jsonwebtoken::EncodingKey::from_rsa_pem(&pem).unwrap(),
     )
     .unwrap();
+    let before = a.jwks_fetches();
     assert_eq!(post(&m, Some(&unknown), LIST).await.status, 401);
+    assert_eq!(a.jwks_fetches(), before + 1, "a refresh was attempted");
+    for (sub, key) in [("dave", "rsa1"), ("frank", "rsa2")] {
+        let fresh = oauth::sign(key, &a.claims(sub, &resource, "pets:read"));
+        assert_eq!(
+            post(&m, Some(&fresh), LIST).await.status,
+            200,
+            "{key} still known"
+        );
+    }
 }
 
 #[tokio::test]
@@ -301,7 +313,7 @@ async fn opaque_tokens_are_introspected() {
     let secret = dir.path().join("secret");
     std::fs::write(&secret, format!("{CLIENT_SECRET}\n")).unwrap();
     let cfg = format!(
-        "auth:\n  issuers:\n    - issuer: {iss}\n      introspection:\n        endpoint: {iss}/introspect\n        client_id: {CLIENT_ID}\n        client_secret: {{file: {}}}\napis:\n  - name: pets\n    spec: {}\n    base_url: {}\n    downstream:\n      headers: {{X-User-Id: '{{{{sub}}}}'}}\n",
+        "auth:\n  issuers:\n    - issuer: {iss}\n      introspection:\n        endpoint: {iss}/introspect\n        client_id: {CLIENT_ID}\n        client_secret: {{file: {}}}\n        cache_secs: 1\napis:\n  - name: pets\n    spec: {}\n    base_url: {}\n    downstream:\n      headers: {{X-User-Id: '{{{{sub}}}}'}}\n",
         secret.display(),
         fixture("../../specs/petstore.yaml").display(),
         b.url,
@@ -318,6 +330,26 @@ async fn opaque_tokens_are_introspected() {
     assert!(r.text.contains("not active"), "{}", r.text);
     let other_aud = "opaque~frank~pets:read~https://elsewhere.example/mcp";
     assert_eq!(post(&m, Some(other_aud), LIST).await.status, 401);
+
+    // A revoked token stops working once its short cache entry (cache_secs: 1) has lapsed.
+    a.revoke(&good);
+    assert_eq!(
+        post(&m, Some(&good), LIST).await.status,
+        200,
+        "still cached"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let r = post(&m, Some(&good), LIST).await;
+    assert_eq!(r.status, 401, "{}", r.text);
+    // An inactive answer is remembered: retries do not each cost an introspection.
+    let n = a.introspections();
+    for _ in 0..3 {
+        assert_eq!(
+            post(&m, Some("opaque-unknown-token"), LIST).await.status,
+            401
+        );
+    }
+    assert_eq!(a.introspections(), n, "answered from the inactive cache");
 }
 
 /// A spec whose operation takes `X-User-Id` as a header parameter: the gateway owns that header.
@@ -451,6 +483,10 @@ async fn each_downstream_mode_reaches_the_backend_as_configured() {
     assert_eq!(exchanges.len(), 1, "cached per caller");
     assert_eq!(exchanges[0]["subject_token"], json!(caller_token));
     assert_eq!(exchanges[0]["audience"], json!("https://backend.internal"));
+    // Another caller gets its own exchanged token, never alice's.
+    call("exchange", a.token("bob", &gw.resource("exchange"), "")).await;
+    let auth = b.last().header("authorization").unwrap().to_string();
+    assert!(auth.starts_with("Bearer exchanged-bob-"), "{auth}");
 
     // Client credentials: the gateway's own token, fetched once and reused.
     call("client", a.token("alice", &gw.resource("client"), "")).await;
@@ -598,13 +634,14 @@ async fn dev_token_opens_a_dev_issuer_endpoint_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("dev.p8");
     let spec = fixture("../../specs/petstore.yaml");
-    // Two issuers on the gateway; this endpoint accepts only the development one.
+    // Two issuers on the gateway; `petstore` accepts only the development one, `other` (no
+    // list) every issuer but the development one.
     let cfg = format!(
-        "auth:\n  issuers:\n    - {{issuer: {}}}\n    - {{issuer: dev, dev_key: {}}}\napis:\n  - name: petstore\n    spec: {}\n    base_url: {}\n    auth: {{issuers: [dev]}}\n    downstream:\n      headers: {{X-User-Id: '{{{{sub}}}}'}}\n",
+        "auth:\n  issuers:\n    - {{issuer: {}}}\n    - {{issuer: dev, dev_key: {}}}\napis:\n  - name: petstore\n    spec: {spec}\n    base_url: {b}\n    auth: {{issuers: [dev]}}\n    downstream:\n      headers: {{X-User-Id: '{{{{sub}}}}'}}\n  - name: other\n    spec: {spec}\n    base_url: {b}\n",
         a.issuer,
         key.display(),
-        spec.display(),
-        b.url
+        spec = spec.display(),
+        b = b.url
     );
     let gw = Gateway::start(&cfg);
     let out = std::process::Command::new(support::bin())
@@ -614,6 +651,8 @@ async fn dev_token_opens_a_dev_issuer_endpoint_from_the_command_line() {
             key.to_str().unwrap(),
             "--audience",
             &gw.resource("petstore"),
+            "--audience",
+            &gw.resource("other"),
             "--scope",
             "pets:read",
             "--sub",
@@ -641,6 +680,12 @@ async fn dev_token_opens_a_dev_issuer_endpoint_from_the_command_line() {
     .await;
     assert_eq!(other.status, 401);
     assert!(other.text.contains("not accepted here"), "{}", other.text);
+    let r = post(&gw.mcp("other"), Some(&token), LIST).await;
+    assert_eq!(
+        r.status, 401,
+        "dev tokens only where `dev` is named: {}",
+        r.text
+    );
     // The PRM lists no authorization server for the local key (clients cannot use it).
     let prm = get_json(&format!(
         "{}/.well-known/oauth-protected-resource/mcp/petstore",

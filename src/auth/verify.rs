@@ -22,7 +22,6 @@ use super::AuthError;
 use crate::config::{AuthConfig, ConfigError, DEV_ISSUER, IssuerConfig};
 
 /// A validated caller.
-#[derive(Debug)]
 pub struct Caller {
     /// The token's `iss`.
     pub issuer: String,
@@ -36,6 +35,17 @@ pub struct Caller {
     pub token: String,
     /// Unix time after which the token is no longer accepted.
     pub expires_at: u64,
+}
+
+impl std::fmt::Debug for Caller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Caller")
+            .field("issuer", &self.issuer)
+            .field("sub", &self.subject())
+            .field("scopes", &self.scopes)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive() // never the token
+    }
 }
 
 impl Caller {
@@ -70,7 +80,10 @@ pub struct Verifier {
     leeway: u64,
     cache_secs: u64,
     min_refresh: Duration,
-    cache: quick_cache::sync::Cache<String, Arc<Caller>>,
+    /// Validated tokens (by their full text) and until when each may be reused (unix secs).
+    cache: quick_cache::sync::Cache<String, (Arc<Caller>, u64)>,
+    /// Opaque tokens introspection called inactive, until when (unix secs).
+    inactive: quick_cache::sync::Cache<String, u64>,
 }
 
 /// Where an issuer's keys come from.
@@ -90,8 +103,8 @@ struct Issuer {
     algorithms: Vec<Algorithm>,
     source: KeySource,
     keys: ArcSwap<KeySet>,
-    /// Serializes fetches; holds when the last one started.
-    refresh: tokio::sync::Mutex<Option<Instant>>,
+    /// Serializes fetches; holds when the last one started and whether it worked.
+    refresh: tokio::sync::Mutex<Option<(Instant, bool)>>,
     /// Discovered metadata (RFC 8414 / OpenID), fetched once.
     metadata: tokio::sync::OnceCell<Map<String, Value>>,
     introspection: Option<Introspection>,
@@ -121,6 +134,12 @@ fn now() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
+
+/// After a failed JWKS fetch, the next one may start this soon.
+const FAILED_FETCH_RETRY: Duration = Duration::from_secs(1);
+
+/// Inactive opaque tokens are remembered this long (seconds): no introspection per retry.
+const INACTIVE_CACHE_SECS: u64 = 30;
 
 /// Largest number of validated tokens remembered.
 const TOKEN_CACHE_ENTRIES: usize = 10_000;
@@ -154,6 +173,7 @@ impl Verifier {
             cache_secs: cfg.token_cache_secs,
             min_refresh: Duration::from_secs(cfg.jwks_min_refresh_secs),
             cache: quick_cache::sync::Cache::new(TOKEN_CACHE_ENTRIES),
+            inactive: quick_cache::sync::Cache::new(TOKEN_CACHE_ENTRIES),
         })
     }
 
@@ -177,26 +197,30 @@ impl Verifier {
         }
     }
 
-    /// The caller behind `token`, or why it is refused.
-    pub async fn verify(&self, token: &str) -> Result<Arc<Caller>, AuthError> {
+    /// The caller behind `token`, or why it is refused. `accepted`: the `iss` values the
+    /// endpoint accepts (empty: all); opaque tokens are only sent to those issuers.
+    pub async fn verify(&self, token: &str, accepted: &[String]) -> Result<Arc<Caller>, AuthError> {
         let t = now();
-        if let Some(c) = self.cache.get(token) {
-            if c.expires_at + self.leeway >= t {
+        if let Some((c, keep_until)) = self.cache.get(token) {
+            if t <= keep_until && t <= c.expires_at + self.leeway {
                 return Ok(c);
             }
-            self.cache.remove(token);
-            return Err(AuthError::Invalid("token expired".into()));
+            self.cache.remove(token); // checked again below (revocation, key removal)
         }
         let (caller, keep_until) = if token.bytes().filter(|b| *b == b'.').count() == 2 {
             let c = self.verify_jwt(token).await?;
             let until = c.expires_at.min(t + self.cache_secs);
             (c, until)
         } else {
-            self.introspect(token).await?
+            if self.inactive.get(token).is_some_and(|until| t <= until) {
+                return Err(AuthError::Invalid("token is not active".into()));
+            }
+            self.introspect(token, accepted).await?
         };
         let caller = Arc::new(caller);
         if keep_until > t {
-            self.cache.insert(token.to_string(), caller.clone());
+            self.cache
+                .insert(token.to_string(), (caller.clone(), keep_until));
         }
         Ok(caller)
     }
@@ -276,15 +300,32 @@ impl Verifier {
         }
     }
 
-    /// Re-fetch an issuer's JWKS unless another fetch started less than `min_refresh` ago.
+    /// Re-fetch an issuer's JWKS unless another fetch started less than `min_refresh` ago
+    /// (one second after a failed one: an outage is retried soon, but never per request).
     async fn refresh_keys(&self, issuer: &Issuer, force: bool) -> Result<(), String> {
         let mut last = issuer.refresh.lock().await;
-        if !force && last.is_some_and(|t| t.elapsed() < self.min_refresh) {
+        let wait = |ok: bool| {
+            if ok {
+                self.min_refresh
+            } else {
+                self.min_refresh.min(FAILED_FETCH_RETRY)
+            }
+        };
+        if !force && last.is_some_and(|(t, ok)| t.elapsed() < wait(ok)) {
             return Ok(());
         }
-        *last = Some(Instant::now());
-        let set: JwkSet = match &issuer.source {
-            KeySource::Fixed => return Ok(()),
+        *last = Some((Instant::now(), false));
+        let set = self.fetch_keys(issuer).await?;
+        let keys = key_set(&set);
+        tracing::info!(issuer = %issuer.iss, keys = keys.keys.len(), "signing keys loaded");
+        issuer.keys.store(Arc::new(keys));
+        *last = Some((Instant::now(), true));
+        Ok(())
+    }
+
+    async fn fetch_keys(&self, issuer: &Issuer) -> Result<JwkSet, String> {
+        Ok(match &issuer.source {
+            KeySource::Fixed => JwkSet { keys: vec![] },
             KeySource::File(p) => {
                 let text = std::fs::read(p)
                     .map_err(|e| format!("cannot read JWKS {}: {e}", p.display()))?;
@@ -300,11 +341,7 @@ impl Verifier {
                     .ok_or("the issuer's metadata has no jwks_uri")?;
                 self.get_json(uri).await?
             }
-        };
-        let keys = key_set(&set);
-        tracing::info!(issuer = %issuer.iss, keys = keys.keys.len(), "signing keys loaded");
-        issuer.keys.store(Arc::new(keys));
-        Ok(())
+        })
     }
 
     async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, String> {
@@ -367,12 +404,20 @@ impl Verifier {
     }
 
     /// RFC 7662: ask each issuer that introspects; the first that knows the token answers.
-    async fn introspect(&self, token: &str) -> Result<(Caller, u64), AuthError> {
+    async fn introspect(
+        &self,
+        token: &str,
+        accepted: &[String],
+    ) -> Result<(Caller, u64), AuthError> {
         let mut any = false;
+        let mut failed = false;
         for issuer in &self.issuers {
             let Some(i) = &issuer.introspection else {
                 continue;
             };
+            if !accepted.is_empty() && !accepted.contains(&issuer.iss) {
+                continue; // never show a token to an issuer the endpoint does not trust
+            }
             any = true;
             let body = url::form_urlencoded::Serializer::new(String::new())
                 .append_pair("token", token)
@@ -381,7 +426,10 @@ impl Verifier {
             let answer = self
                 .http
                 .post(&i.endpoint)
-                .basic_auth(&i.client_id, Some(&i.client_secret))
+                .basic_auth(
+                    crate::downstream::form_encode(&i.client_id),
+                    Some(crate::downstream::form_encode(&i.client_secret)),
+                )
                 .header("content-type", "application/x-www-form-urlencoded")
                 .header("accept", "application/json")
                 .body(body)
@@ -394,10 +442,12 @@ impl Verifier {
                 },
                 Ok(r) => {
                     tracing::warn!(endpoint = %i.endpoint, status = %r.status(), "introspection failed");
+                    failed = true;
                     continue;
                 }
                 Err(e) => {
                     tracing::warn!(endpoint = %i.endpoint, error = %e, "introspection failed");
+                    failed = true;
                     continue;
                 }
             };
@@ -430,6 +480,10 @@ impl Verifier {
             }
             let until = caller.expires_at.min(t + i.cache_secs);
             return Ok((caller, until));
+        }
+        if any && !failed {
+            self.inactive
+                .insert(token.to_string(), now() + INACTIVE_CACHE_SECS);
         }
         Err(AuthError::Invalid(if any {
             "token is not active".into()
@@ -638,7 +692,7 @@ fn caller_from(claims: Map<String, Value>, token: &str) -> Result<Caller, AuthEr
     scopes.dedup();
     let expires_at = claims
         .get("exp")
-        .and_then(Value::as_u64)
+        .and_then(|e| e.as_u64().or_else(|| e.as_f64().map(|f| f as u64)))
         .ok_or_else(|| AuthError::Invalid("the token has no `exp`".into()))?;
     Ok(Caller {
         issuer,

@@ -31,6 +31,9 @@ struct AsState {
     jwks_fetches: usize,
     /// Form bodies received at /token, decoded.
     token_requests: Vec<Map<String, Value>>,
+    introspections: usize,
+    /// Opaque tokens introspection now calls inactive.
+    revoked: Vec<String>,
 }
 
 pub struct AuthServer {
@@ -121,6 +124,14 @@ impl AuthServer {
 
     pub fn jwks_fetches(&self) -> usize {
         self.state.lock().unwrap().jwks_fetches
+    }
+
+    pub fn revoke(&self, token: &str) {
+        self.state.lock().unwrap().revoked.push(token.to_string());
+    }
+
+    pub fn introspections(&self) -> usize {
+        self.state.lock().unwrap().introspections
     }
 
     pub fn token_requests(&self) -> Vec<Map<String, Value>> {
@@ -221,9 +232,14 @@ async fn introspect(
     }
     let f = form(&body);
     let token = f.get("token").and_then(Value::as_str).unwrap_or("");
-    let iss = st.lock().unwrap().issuer.clone();
+    let (iss, revoked) = {
+        let mut s = st.lock().unwrap();
+        s.introspections += 1;
+        (s.issuer.clone(), s.revoked.iter().any(|r| r == token))
+    };
     let parts: Vec<&str> = token.splitn(4, '~').collect();
     match parts.as_slice() {
+        _ if revoked => Json(json!({"active": false})).into_response(),
         ["opaque", sub, scope, aud] => Json(json!({
             "active": true, "sub": sub, "scope": scope.replace('+', " "), "aud": aud,
             "iss": iss, "exp": now() + 600, "client_id": "vscode"
