@@ -23,6 +23,8 @@ use crate::downstream::Downstream;
 use crate::mcp::McpApi;
 use crate::upstream::Upstream;
 
+mod cors;
+
 type McpService = StreamableHttpService<McpApi, NeverSessionManager>;
 
 /// What one request sees: the catalogs and the MCP service built for each.
@@ -33,6 +35,7 @@ pub struct Snapshot {
     access: HashMap<String, Arc<Access>>,
     upstream: Upstream,
     allowed_hosts: Vec<String>,
+    allowed_origins: Vec<String>,
 }
 
 /// JSON answers for clients that accept them; SSE for the ones that accept only SSE.
@@ -79,6 +82,7 @@ impl Snapshot {
             access,
             upstream: upstream.clone(),
             allowed_hosts: server.allowed_hosts.clone(),
+            allowed_origins: server.allowed_origins.clone(),
         })
     }
 
@@ -187,7 +191,30 @@ fn metadata_response(p: &Protection) -> Response {
     resp
 }
 
-async fn mcp(State(st): State<AppState>, Path(name): Path<String>, mut req: Request) -> Response {
+/// CORS for browser-based clients on an allowed `Origin` (`server.allowed_origins`): preflights
+/// are answered before any token is asked for, and every answer (a 401 included, so the client
+/// can read `WWW-Authenticate`) names the origin. Other origins get no CORS headers, and rmcp
+/// refuses their requests.
+async fn mcp(State(st): State<AppState>, Path(name): Path<String>, req: Request) -> Response {
+    let origin = req
+        .headers()
+        .get(http::header::ORIGIN)
+        .filter(|o| {
+            o.to_str()
+                .is_ok_and(|o| cors::allowed(o, &st.live.load().allowed_origins))
+        })
+        .cloned();
+    if req.method() == http::Method::OPTIONS {
+        return cors::preflight(origin, req.headers());
+    }
+    let mut resp = serve_mcp(st, name, req).await;
+    if let Some(o) = origin {
+        cors::decorate(&mut resp, o);
+    }
+    resp
+}
+
+async fn serve_mcp(st: AppState, name: String, mut req: Request) -> Response {
     // Hold this snapshot for the whole request: it finishes on the mapping it began with.
     let snap = st.live.load_full();
     let (Some(svcs), Some(access)) = (snap.services.get(&name), snap.access.get(&name)) else {

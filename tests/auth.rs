@@ -694,3 +694,104 @@ async fn dev_token_opens_a_dev_issuer_endpoint_from_the_command_line() {
     .await;
     assert!(prm.get("authorization_servers").is_none(), "{prm}");
 }
+
+#[tokio::test]
+async fn browser_clients_get_cors_on_allowed_origins_only() {
+    let a = AuthServer::start().await;
+    let b = Backend::start().await;
+    let gw = Gateway::start(&config(&a, &b, "", ""));
+    let m = gw.mcp("pets");
+    let http = support::http_client();
+    let preflight = http
+        .request(reqwest::Method::OPTIONS, &m.url)
+        .header("origin", "http://localhost:6274")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type, mcp-protocol-version",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), 204, "no token asked for a preflight");
+    let h = preflight.headers();
+    assert_eq!(h["access-control-allow-origin"], "http://localhost:6274");
+    assert!(
+        h["access-control-allow-methods"]
+            .to_str()
+            .unwrap()
+            .contains("POST")
+    );
+    assert!(
+        h["access-control-allow-headers"]
+            .to_str()
+            .unwrap()
+            .contains("authorization")
+    );
+
+    // The 401 names the origin and exposes the challenge, so the client can start OAuth.
+    let r = post(&m, None, LIST).await;
+    assert!(
+        r.headers.get("access-control-allow-origin").is_none(),
+        "no Origin, no CORS"
+    );
+    let r = m
+        .post_raw(
+            LIST,
+            &[
+                ("mcp-protocol-version", "2025-11-25"),
+                ("origin", "http://localhost:6274"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        r.headers["access-control-allow-origin"],
+        "http://localhost:6274"
+    );
+    assert!(
+        r.headers["access-control-expose-headers"]
+            .to_str()
+            .unwrap()
+            .contains("www-authenticate")
+    );
+    let token = a.token("alice", &gw.resource("pets"), "pets:read");
+    let auth = format!("Bearer {token}");
+    let ok = m
+        .post_raw(
+            LIST,
+            &[
+                ("mcp-protocol-version", "2025-11-25"),
+                ("origin", "http://localhost:6274"),
+                ("authorization", &auth),
+            ],
+        )
+        .await;
+    assert_eq!(ok.status, 200, "{}", ok.text);
+    assert_eq!(
+        ok.headers["access-control-allow-origin"],
+        "http://localhost:6274"
+    );
+
+    // Another site gets no CORS headers, and its request is refused.
+    let evil = http
+        .request(reqwest::Method::OPTIONS, &m.url)
+        .header("origin", "https://evil.example")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert!(evil.headers().get("access-control-allow-origin").is_none());
+    let r = m
+        .post_raw(
+            LIST,
+            &[
+                ("mcp-protocol-version", "2025-11-25"),
+                ("origin", "https://evil.example"),
+                ("authorization", &auth),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert!(r.headers.get("access-control-allow-origin").is_none());
+}
