@@ -973,6 +973,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn security_requirements_become_scope_alternatives() {
+        let alts = |v: Value| security_scopes(Some(&v));
+        assert_eq!(
+            alts(serde_json::json!([{"oauth": ["a", "b"], "oidc": ["b", "c"]}, {"oauth": ["d"]}])),
+            vec![vec!["a", "b", "c"], vec!["d"]]
+        );
+        // An alternative that needs no scope (an API key, or `{}`): nothing is required.
+        assert!(alts(serde_json::json!([{"oauth": ["a"]}, {"key": []}])).is_empty());
+        assert!(alts(serde_json::json!([])).is_empty());
+    }
+
+    #[test]
     fn not_openapi_is_one_clear_error() {
         let e = parse(b"{\"hello\": 1}").unwrap_err();
         assert!(e.to_string().contains("not an OpenAPI document"), "{e}");

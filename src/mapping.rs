@@ -140,6 +140,9 @@ pub struct OpReport {
     pub tool: Option<String>,
     pub selected: bool,
     pub notes: Vec<String>,
+    /// Scopes a caller needs for the tool, when the endpoint is protected (any alternative).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<Vec<String>>,
 }
 
 /// Result of mapping one API.
@@ -227,6 +230,7 @@ pub fn map_api(
             tool: Some(name),
             selected,
             notes,
+            scopes: vec![],
         });
     }
     if let Some(unused) = api.tools.keys().find(|k| !used_overrides.contains(*k)) {
@@ -289,6 +293,7 @@ pub fn map_api(
             &owned_headers,
         );
         tool.scopes = tool_scopes(op, over, &api.auth.default_tool_scopes);
+        r.scopes = tool.scopes.clone();
         tools.push(tool);
     }
     Ok(Mapping { tools, report })

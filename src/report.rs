@@ -50,19 +50,34 @@ pub fn inspect_table(cat: &ApiCatalog) -> String {
         .max()
         .unwrap_or(4)
         .max(4);
+    // Scopes only when some tool needs any (they matter on protected endpoints).
+    let scoped = cat.report.iter().any(|r| !r.scopes.is_empty());
     let _ = writeln!(
         out,
-        "{:<w_method$} {:<w_path$} {:<w_tool$} SELECTED",
-        "METHOD", "PATH", "TOOL"
+        "{:<w_method$} {:<w_path$} {:<w_tool$} SELECTED{}",
+        "METHOD",
+        "PATH",
+        "TOOL",
+        if scoped { "  SCOPES" } else { "" }
     );
     for r in &cat.report {
+        let scopes = if scoped {
+            let alts: Vec<String> = r.scopes.iter().map(|a| a.join(" ")).collect();
+            format!(
+                "{:<8}  {}",
+                if r.selected { "yes" } else { "no" },
+                alts.join(" | ")
+            )
+        } else {
+            (if r.selected { "yes" } else { "no" }).to_string()
+        };
         let _ = writeln!(
             out,
             "{:<w_method$} {:<w_path$} {:<w_tool$} {}",
             r.method,
             r.path,
             r.tool.as_deref().unwrap_or("-"),
-            if r.selected { "yes" } else { "no" }
+            scopes.trim_end()
         );
         for n in &r.notes {
             let _ = writeln!(out, "    note: {n}");
