@@ -128,6 +128,7 @@ pub(crate) async fn call(
     if let Some(msg) = validation_errors(&entry.validator, &args) {
         return CallToolResult::error(vec![ContentBlock::text(msg)]);
     }
+    tracing::debug!(api = %api.name, tool = %entry.mapped.name, sub = caller.map_or("-", Caller::subject), "tool call");
     let extra = match access.downstream.headers(caller).await {
         Ok(h) => h,
         Err(e) => {
