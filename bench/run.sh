@@ -11,7 +11,7 @@ SHARED="${SHARED:-$ROOT/../shared/bench}"
 OUT="${OUTDIR:-/tmp/rest2mcp-bench}"
 export OUTDIR="$OUT" DURATION="${DURATION:-10}" RUNS="${RUNS:-3}"
 PORT=18081
-mkdir -p "$OUT/json"
+rm -rf "$OUT/json"; mkdir -p "$OUT/json"   # figures from this run only
 
 need() { command -v "$1" >/dev/null 2>&1; }
 if ! need wrk || ! need nginx && [ ! -x /usr/sbin/nginx ]; then
@@ -52,13 +52,26 @@ start_gateway --spec "$SHARED/specs/petstore-bench.yaml" --base-url http://127.0
 bash "$SHARED/bench_mcp.sh" gateway "http://127.0.0.1:$PORT/mcp/petstore"
 stop_gateway
 
-echo "== same, protected: RS256 JWT validated against a JWKS file (issue #4: within 10%)"
+echo "== open vs protected (RS256 JWT checked against a JWKS file; issue #4: within 10%)"
+# One gateway serving the same API twice, open at /mcp/open and protected at /mcp/petstore, with
+# the runs interleaved (open, protected, open, ...): the machine's drift over a run (10-20% here)
+# then hits both sides alike instead of deciding the ratio.
 RESOURCE="http://127.0.0.1:$PORT/mcp/petstore"
 python3 "$SHARED/jwt_tool.py" --dir "$OUT/jwt" --issuer https://bench-issuer.example \
   --audience "$RESOURCE" --scope "pets:read pets:write" >/dev/null
-start_gateway --spec "$SHARED/specs/petstore-bench.yaml" --base-url http://127.0.0.1:18080 --name petstore \
-  --issuer https://bench-issuer.example --jwks "$OUT/jwt/jwks.json"
-SETS="c32 c1" bash "$SHARED/bench_mcp.sh" gateway-jwt "$RESOURCE" --bearer-file "$OUT/jwt/token.txt"
+cat > "$OUT/ab.yaml" <<YAML
+auth:
+  issuers:
+    - {issuer: https://bench-issuer.example, jwks: $OUT/jwt/jwks.json}
+apis:
+  - {name: open, spec: $SHARED/specs/petstore-bench.yaml, base_url: http://127.0.0.1:18080, auth: {enabled: false}}
+  - {name: petstore, spec: $SHARED/specs/petstore-bench.yaml, base_url: http://127.0.0.1:18080}
+YAML
+start_gateway --config "$OUT/ab.yaml"
+for i in $(seq "$RUNS"); do
+  RUNS=1 SETS="c32 c1" bash "$SHARED/bench_mcp.sh" ab-open-$i "http://127.0.0.1:$PORT/mcp/open"
+  RUNS=1 SETS="c32 c1" bash "$SHARED/bench_mcp.sh" ab-jwt-$i "$RESOURCE" --bearer-file "$OUT/jwt/token.txt"
+done
 stop_gateway
 
 echo "== GitHub REST API description (13 MB, 1223 operations)"
@@ -88,7 +101,12 @@ out, ready, hwm, hwm_ready = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), 
 j = lambda n: json.load(open(f"{out}/json/{n}.json"))
 n32, n1 = j("nginx-c32"), j("nginx-c1")
 g32, g1 = j("gateway-c32"), j("gateway-c1")
-a32, a1 = j("gateway-jwt-c32"), j("gateway-jwt-c1")
+import glob, statistics
+def ab(side, s, key):
+    return statistics.median(json.load(open(f))[key] for f in glob.glob(f"{out}/json/ab-{side}-*-{s}.json"))
+ab_open32, ab_jwt32 = ab("open", "c32", "rps_median"), ab("jwt", "c32", "rps_median")
+ab_open1, ab_jwt1 = ab("open", "c1", "p50_ms"), ab("jwt", "c1", "p50_ms")
+ab_runs = [json.load(open(f)) for f in glob.glob(f"{out}/json/ab-*.json")]
 try: gm = j("gateway-modern")
 except Exception: gm = None
 gl = j("github-list")
@@ -96,9 +114,9 @@ rows = [
   ("tools/call c32 / nginx-direct c32", f"{g32['rps_median']:.0f} / {n32['rps_median']:.0f} req/s = {100*g32['rps_median']/n32['rps_median']:.1f}%", ">= 35%"),
   ("added p50 latency at c1", f"{g1['p50_ms']:.3f} - {n1['p50_ms']:.3f} = {g1['p50_ms']-n1['p50_ms']:.3f} ms", "< 0.3 ms"),
   ("tools/call c32, protocol 2026-07-28", f"{gm['rps_median']:.0f} req/s" if gm else "skipped", "-"),
-  ("tools/call c32 with JWT / without auth", f"{a32['rps_median']:.0f} / {g32['rps_median']:.0f} req/s = {100*a32['rps_median']/g32['rps_median']:.1f}%", ">= 90%"),
-  ("p50 at c1 with JWT / without auth", f"{a1['p50_ms']:.3f} / {g1['p50_ms']:.3f} ms", "-"),
-  ("errors (non2xx + bad bodies + socket)", str(sum(x['non2xx_total']+x['bad_body_total']+x['socket_errors_total'] for x in [g32, g1, a32, a1] + ([gm] if gm else []))), "0"),
+  ("tools/call c32, JWT / open (interleaved, medians)", f"{ab_jwt32:.0f} / {ab_open32:.0f} req/s = {100*ab_jwt32/ab_open32:.1f}%", ">= 90%"),
+  ("p50 at c1, JWT / open (interleaved, medians)", f"{ab_jwt1:.3f} / {ab_open1:.3f} ms", "-"),
+  ("errors (non2xx + bad bodies + socket)", str(sum(x['non2xx_total']+x['bad_body_total']+x['socket_errors_total'] for x in [g32, g1] + ab_runs + ([gm] if gm else []))), "0"),
   ("GitHub spec: ready after (median of 3 starts)", f"{ready:.3f} s", "< 0.5 s"),
   ("GitHub spec: tools/list, all pages", f"{gl['ms']:.1f} ms ({gl['tools']} tools, {gl['pages']} pages, {gl['bytes']/1048576:.2f} MiB)", "< 20 ms"),
   ("GitHub spec: peak RSS (ready / after the list runs)", f"{hwm_ready/1024:.1f} / {hwm/1024:.1f} MiB", "< 80 MiB"),

@@ -698,6 +698,33 @@ paths:
 "#;
 
     #[test]
+    fn tool_scopes_come_from_override_then_spec_then_api_default() {
+        let spec = ingest::parse(
+            br#"
+openapi: 3.0.3
+info: {title: t, version: "1"}
+security: [{o: [read]}]
+paths:
+  /a:
+    get: {operationId: a, responses: {"200": {description: ok}}}
+    post: {operationId: b, security: [{o: [write]}, {o: [admin]}], responses: {"200": {description: ok}}}
+    put: {operationId: c, security: [], responses: {"200": {description: ok}}}
+    delete: {operationId: d, responses: {"200": {description: ok}}}
+"#,
+        )
+        .unwrap();
+        let cfg = api(
+            "name: t\nspec: x\nauth: {default_tool_scopes: [basic]}\ntools:\n  d: {scopes: [root]}\n",
+        );
+        let m = map_api_t(&spec, &cfg).unwrap();
+        let scopes = |n: &str| m.tools.iter().find(|t| t.name == n).unwrap().scopes.clone();
+        assert_eq!(scopes("a"), [["read"]], "document-level security");
+        assert_eq!(scopes("b"), [["write"], ["admin"]], "alternatives");
+        assert_eq!(scopes("c"), [["basic"]], "none declared: the API default");
+        assert_eq!(scopes("d"), [["root"]], "the override wins");
+    }
+
+    #[test]
     fn clashes_are_suffixed_and_reported() {
         let spec = ingest::parse(SPEC.as_bytes()).unwrap();
         let m = map_api_t(&spec, &api("name: t\nspec: x")).unwrap();
