@@ -77,6 +77,10 @@ pub async fn serve(mut cfg: Config, cancel: CancellationToken) -> anyhow::Result
     println!("ready on http://{host}");
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
+    // Answers are written whole (one writev): no reason to let Nagle hold the last segment.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, router(state))
         .with_graceful_shutdown(async move { cancel.cancelled().await })
         .await?;

@@ -171,7 +171,11 @@ impl Protection {
 
     /// One line for the start-up output.
     pub fn summary(&self) -> String {
-        let mut s = format!("metadata {}", self.metadata_url);
+        let mut s = format!(
+            "issuers {}, metadata {}",
+            self.issuers.join(" "),
+            self.metadata_url
+        );
         if !self.scopes.is_empty() {
             s.push_str(&format!(", endpoint scopes `{}`", self.scopes.join(" ")));
         }
