@@ -150,6 +150,7 @@ impl ServeArgs {
                 algorithms: crate::config::default_algorithms(),
                 introspection: None,
                 token_endpoint: None,
+                require_at_jwt: false,
                 claims: vec![],
                 dev_key: None,
             });

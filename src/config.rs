@@ -184,6 +184,10 @@ pub struct IssuerConfig {
     /// Token endpoint (for `token_exchange`); default: from the issuer's metadata.
     #[serde(default)]
     pub token_endpoint: Option<String>,
+    /// Refuse JWTs whose `typ` is not `at+jwt` (RFC 9068). Off by default: Entra ID, Okta and
+    /// Keycloak issue access tokens typed `JWT`.
+    #[serde(default)]
+    pub require_at_jwt: bool,
     /// Custom claims that header templates may use, besides the registered/OpenID ones.
     #[serde(default)]
     pub claims: Vec<String>,

@@ -795,3 +795,21 @@ async fn browser_clients_get_cors_on_allowed_origins_only() {
     assert_eq!(r.status, 403, "{}", r.text);
     assert!(r.headers.get("access-control-allow-origin").is_none());
 }
+
+#[tokio::test]
+async fn an_issuer_can_require_rfc9068_access_token_types() {
+    let a = AuthServer::start().await;
+    let b = Backend::start().await;
+    let cfg = config(&a, &b, "", "").replace(
+        &format!("    - issuer: {}\n", a.issuer),
+        &format!("    - issuer: {}\n      require_at_jwt: true\n", a.issuer),
+    );
+    let gw = Gateway::start(&cfg);
+    let m = gw.mcp("pets");
+    let claims = a.claims("alice", &gw.resource("pets"), "pets:read");
+    let r = post(&m, Some(&oauth::sign("rsa1", &claims)), LIST).await;
+    assert_eq!(r.status, 401);
+    assert!(r.text.contains("at+jwt"), "{}", r.text);
+    let r = post(&m, Some(&oauth::sign_typ("rsa1", &claims, "at+jwt")), LIST).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}

@@ -109,6 +109,7 @@ struct Issuer {
     metadata: tokio::sync::OnceCell<Map<String, Value>>,
     introspection: Option<Introspection>,
     token_endpoint: Option<String>,
+    require_at_jwt: bool,
 }
 
 struct Introspection {
@@ -263,6 +264,13 @@ impl Verifier {
         validation.validate_aud = false; // checked per endpoint (RFC 8707), see Protection
         validation.set_issuer(&[iss]);
         validation.set_required_spec_claims(&["exp", "iss"]);
+        if issuer.require_at_jwt
+            && !header.typ.as_deref().is_some_and(|t| {
+                t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt")
+            })
+        {
+            return Err(bad("not an access token (`typ` must be at+jwt)"));
+        }
         let kid = header.kid.as_deref();
         let mut refreshed = false;
         loop {
@@ -543,6 +551,7 @@ impl Issuer {
                 metadata: tokio::sync::OnceCell::new(),
                 introspection,
                 token_endpoint: c.token_endpoint.clone(),
+                require_at_jwt: c.require_at_jwt,
             });
         }
         // Keys and metadata are discovered from the issuer URL; with `jwks` given, the issuer
@@ -578,6 +587,7 @@ impl Issuer {
             metadata: tokio::sync::OnceCell::new(),
             introspection,
             token_endpoint: c.token_endpoint.clone(),
+            require_at_jwt: c.require_at_jwt,
         })
     }
 }

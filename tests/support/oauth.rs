@@ -57,9 +57,15 @@ fn jwk(name: &str) -> Value {
 
 /// Sign `claims` with test key `key` (`rsa1`, `rsa2`), header `kid` = the key name.
 pub fn sign(key: &str, claims: &Value) -> String {
+    sign_typ(key, claims, "JWT")
+}
+
+/// Same, with header `typ` = `typ`.
+pub fn sign_typ(key: &str, claims: &Value, typ: &str) -> String {
     let pem = std::fs::read(fixture(&format!("keys/{key}.pem"))).unwrap();
     let mut h = Header::new(Algorithm::RS256);
     h.kid = Some(key.to_string());
+    h.typ = Some(typ.to_string());
     jsonwebtoken::encode(&h, claims, &EncodingKey::from_rsa_pem(&pem).unwrap()).unwrap()
 }
 
