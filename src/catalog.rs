@@ -129,38 +129,31 @@ impl ApiCatalog {
         let base_url = check_base_url(&base)
             .map_err(|m| ConfigError::Invalid(format!("api `{}`: base URL: {m}", api.name)))?;
         let t = std::time::Instant::now();
-        let mapping = mapping::map_api(&spec, api, server.max_output_schema_bytes)?;
-        let mapped = t.elapsed();
-        tracing::debug!(rss_mapped = ingest::rss_kib(), "mapped");
+        // Each tool is compiled as soon as it is mapped: its schema trees are gone before the
+        // next one is built (peak memory on large specs).
+        let (tools, report) =
+            mapping::map_api_with(&spec, api, server.max_output_schema_bytes, |m, r| {
+                compile(m)
+                    .map_err(|msg| {
+                        // A schema the validator cannot compile: skip this tool, say why.
+                        r.selected = false;
+                        r.notes.push(format!("skipped: {msg}"));
+                    })
+                    .ok()
+            })?;
         let ApiSpec {
             title,
             description,
             diagnostics,
             ..
-        } = spec; // the operations and their schemas are no longer needed
-        let mut report = mapping.report;
-        let mut tools = Vec::with_capacity(mapping.tools.len());
-        for m in mapping.tools {
-            let name = m.name.clone();
-            match compile(m) {
-                Ok(e) => tools.push(e),
-                Err(msg) => {
-                    // A schema the validator cannot compile: skip this tool, say why.
-                    if let Some(r) = report.iter_mut().find(|r| r.tool.as_deref() == Some(&name)) {
-                        r.selected = false;
-                        r.notes.push(format!("skipped: {msg}"));
-                    }
-                }
-            }
-        }
-        let compiled = t.elapsed() - mapped;
+        } = spec;
         let rss_compiled = tracing::enabled!(tracing::Level::DEBUG).then(ingest::rss_kib);
         let by_name = tools
             .iter()
             .enumerate()
             .map(|(i, t)| (t.mapped.name.clone(), i))
             .collect();
-        tracing::debug!(api = %api.name, ?mapped, ?compiled, rss_compiled, total = ?t.elapsed(), rss = ingest::rss_kib(), "catalog");
+        tracing::debug!(api = %api.name, rss_compiled, mapped_and_compiled = ?t.elapsed(), rss = ingest::rss_kib(), "catalog");
         Ok(ApiCatalog {
             name: api.name.clone(),
             title,

@@ -158,6 +158,20 @@ pub fn map_api(
     api: &ApiConfig,
     max_output_schema_bytes: usize,
 ) -> Result<Mapping, ConfigError> {
+    let (tools, report) = map_api_with(spec, api, max_output_schema_bytes, |t, _| Some(t))?;
+    Ok(Mapping { tools, report })
+}
+
+/// [`map_api`], handing each tool to `each` as soon as it is shaped (with its report line), so
+/// a caller can turn it into its final form while the next one is built: the catalog compiles
+/// and serializes each tool at once, and the schema trees of all tools never coexist.
+/// `each` returns `None` to drop the tool (it then says why in the report line).
+pub fn map_api_with<T>(
+    spec: &ApiSpec,
+    api: &ApiConfig,
+    max_output_schema_bytes: usize,
+    mut each: impl FnMut(MappedTool, &mut OpReport) -> Option<T>,
+) -> Result<(Vec<T>, Vec<OpReport>), ConfigError> {
     let compile = |v: &[Selector]| -> Result<Vec<CompiledSelector>, ConfigError> {
         v.iter()
             .map(|s| {
@@ -294,9 +308,11 @@ pub fn map_api(
         );
         tool.scopes = tool_scopes(op, over, &api.auth.default_tool_scopes);
         r.scopes = tool.scopes.clone();
-        tools.push(tool);
+        if let Some(t) = each(tool, r) {
+            tools.push(t);
+        }
     }
-    Ok(Mapping { tools, report })
+    Ok((tools, report))
 }
 
 fn label(op: &Operation) -> String {
