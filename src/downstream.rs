@@ -137,6 +137,7 @@ impl Downstream {
             s.read().map_err(|m| err(format!("{what}: {m}")))
         };
         let http = || {
+            crate::upstream::install_tls_provider();
             reqwest::Client::builder()
                 .connect_timeout(Duration::from_secs(5))
                 .timeout(Duration::from_secs(15))

@@ -36,6 +36,12 @@ pub enum UpstreamError {
     Http(String),
 }
 
+/// Install ring as the process-wide TLS provider (idempotent); every reqwest client needs it
+/// first, since reqwest is built without a default provider.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// The shared client and its limits.
 #[derive(Clone)]
 pub struct Upstream {
@@ -55,8 +61,7 @@ pub struct Answer {
 
 impl Upstream {
     pub fn new(cfg: &UpstreamConfig) -> Result<Self, reqwest::Error> {
-        // Idempotent: the first caller installs ring as the process-wide TLS provider.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        install_tls_provider();
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_millis(cfg.connect_timeout_ms))
             .timeout(Duration::from_millis(cfg.timeout_ms))

@@ -149,6 +149,7 @@ impl Verifier {
     /// Check the issuer entries (algorithms, secrets, key files) and set up their key caches.
     /// Nothing is fetched here; [`Verifier::prefetch`] warms the caches in the background.
     pub fn new(cfg: &AuthConfig) -> Result<Self, ConfigError> {
+        crate::upstream::install_tls_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(10))
