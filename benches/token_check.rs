@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rest2mcp::auth::Verifier;
-use rest2mcp::config::{AuthConfig, IssuerConfig, default_algorithms};
+use rest2mcp::config::{AuthConfig, IssuerConfig};
 use serde_json::json;
 
 const ISS: &str = "https://issuer.example";
@@ -24,16 +24,7 @@ fn main() {
             .unwrap();
     std::fs::write(&jwks, json!({"keys": [jwk]}).to_string()).unwrap();
     let cfg = AuthConfig {
-        issuers: vec![IssuerConfig {
-            issuer: ISS.into(),
-            jwks: Some(jwks.to_str().unwrap().into()),
-            algorithms: default_algorithms(),
-            introspection: None,
-            token_endpoint: None,
-            require_at_jwt: false,
-            claims: vec![],
-            dev_key: None,
-        }],
+        issuers: vec![IssuerConfig::new(ISS, Some(jwks.to_str().unwrap().into()))],
         ..Default::default()
     };
     let rt = tokio::runtime::Builder::new_current_thread()

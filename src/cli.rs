@@ -144,16 +144,9 @@ impl ServeArgs {
         }
         for i in &self.issuers {
             cfg.auth.issuers.retain(|c| &c.issuer != i);
-            cfg.auth.issuers.push(IssuerConfig {
-                issuer: i.clone(),
-                jwks: self.jwks.clone(),
-                algorithms: crate::config::default_algorithms(),
-                introspection: None,
-                token_endpoint: None,
-                require_at_jwt: false,
-                claims: vec![],
-                dev_key: None,
-            });
+            cfg.auth
+                .issuers
+                .push(IssuerConfig::new(i, self.jwks.clone()));
         }
         if !self.scopes.is_empty() {
             for api in &mut cfg.apis {

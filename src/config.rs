@@ -197,6 +197,22 @@ pub struct IssuerConfig {
     pub dev_key: Option<PathBuf>,
 }
 
+impl IssuerConfig {
+    /// An issuer with every default: keys discovered (or from `jwks`), default algorithms.
+    pub fn new(issuer: &str, jwks: Option<String>) -> Self {
+        IssuerConfig {
+            issuer: issuer.to_string(),
+            jwks,
+            algorithms: default_algorithms(),
+            introspection: None,
+            token_endpoint: None,
+            require_at_jwt: false,
+            claims: vec![],
+            dev_key: None,
+        }
+    }
+}
+
 pub fn default_algorithms() -> Vec<String> {
     [
         "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",

@@ -136,15 +136,7 @@ impl Downstream {
         let secret = |s: &crate::config::Secret, what: &str| {
             s.read().map_err(|m| err(format!("{what}: {m}")))
         };
-        let http = || {
-            crate::upstream::install_tls_provider();
-            reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(5))
-                .timeout(Duration::from_secs(15))
-                .user_agent(concat!("rest2mcp/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .map_err(|e| err(format!("cannot build the HTTP client: {e}")))
-        };
+        let http = || crate::upstream::auth_client(Duration::from_secs(15)).map_err(err);
         let credential = match &d.credential {
             Credential::None => Cred::None,
             Credential::Passthrough => {

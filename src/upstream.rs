@@ -42,6 +42,18 @@ pub fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+/// A client for the gateway's own calls to authorization servers (discovery, JWKS, token and
+/// introspection endpoints): 5 s to connect, `total` per call.
+pub fn auth_client(total: Duration) -> Result<reqwest::Client, String> {
+    install_tls_provider();
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(total)
+        .user_agent(concat!("rest2mcp/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+}
+
 /// The shared client and its limits.
 #[derive(Clone)]
 pub struct Upstream {

@@ -149,13 +149,8 @@ impl Verifier {
     /// Check the issuer entries (algorithms, secrets, key files) and set up their key caches.
     /// Nothing is fetched here; [`Verifier::prefetch`] warms the caches in the background.
     pub fn new(cfg: &AuthConfig) -> Result<Self, ConfigError> {
-        crate::upstream::install_tls_provider();
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(10))
-            .user_agent(concat!("rest2mcp/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ConfigError::Invalid(format!("cannot build the HTTP client: {e}")))?;
+        let http =
+            crate::upstream::auth_client(Duration::from_secs(10)).map_err(ConfigError::Invalid)?;
         let mut issuers = Vec::new();
         for c in &cfg.issuers {
             issuers.push(Arc::new(Issuer::new(c)?));
@@ -190,9 +185,6 @@ impl Verifier {
     /// Fetch every issuer's keys once (failures are logged; requests retry later).
     pub async fn prefetch(self: Arc<Self>) {
         for i in &self.issuers {
-            if matches!(i.source, KeySource::Fixed) {
-                continue;
-            }
             if let Err(e) = self.refresh_keys(i, true).await {
                 tracing::warn!(issuer = %i.iss, error = %e, "cannot load signing keys yet; will retry on the first token");
             }
@@ -295,7 +287,7 @@ impl Verifier {
             if found {
                 return Err(bad("signature does not verify"));
             }
-            if refreshed || matches!(issuer.source, KeySource::Fixed) {
+            if refreshed {
                 return Err(bad(&format!(
                     "no signing key `{}` for issuer `{iss}`",
                     kid.unwrap_or("(none)")
@@ -312,6 +304,9 @@ impl Verifier {
     /// Re-fetch an issuer's JWKS unless another fetch started less than `min_refresh` ago
     /// (one second after a failed one: an outage is retried soon, but never per request).
     async fn refresh_keys(&self, issuer: &Issuer, force: bool) -> Result<(), String> {
+        if matches!(issuer.source, KeySource::Fixed) {
+            return Ok(()); // the development key: nothing to fetch, nothing to replace
+        }
         let mut last = issuer.refresh.lock().await;
         let wait = |ok: bool| {
             if ok {
@@ -334,7 +329,7 @@ impl Verifier {
 
     async fn fetch_keys(&self, issuer: &Issuer) -> Result<JwkSet, String> {
         Ok(match &issuer.source {
-            KeySource::Fixed => JwkSet { keys: vec![] },
+            KeySource::Fixed => unreachable!("refresh_keys returns first for a fixed key set"),
             KeySource::File(p) => {
                 let text = std::fs::read(p)
                     .map_err(|e| format!("cannot read JWKS {}: {e}", p.display()))?;
