@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::Verifier;
 use crate::catalog::Gateway;
 use crate::config::Config;
+use crate::server::front::Front;
 use crate::server::{AppState, Snapshot, router};
 use crate::upstream::Upstream;
 
@@ -77,12 +78,14 @@ pub async fn serve(mut cfg: Config, cancel: CancellationToken) -> anyhow::Result
     println!("ready on http://{host}");
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
-    // Answers are written whole (one writev): no reason to let Nagle hold the last segment.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, router(state))
+    // Plain fast-path requests are answered by the front; it hands every other connection
+    // to axum (see server::front).
+    let front = Front::new(listener, state.clone(), cancel.clone());
+    let connections = front.tracker();
+    axum::serve(front, router(state))
         .with_graceful_shutdown(async move { cancel.cancelled().await })
         .await?;
+    connections.close();
+    connections.wait().await;
     Ok(())
 }

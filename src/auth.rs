@@ -190,7 +190,16 @@ impl Protection {
 
     /// The caller behind the request's bearer token, or the `401` / `403` answer.
     pub async fn authorize(&self, headers: &HeaderMap) -> Result<Arc<Caller>, Response> {
-        let token = match bearer(headers) {
+        self.authorize_value(headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()))
+            .await
+    }
+
+    /// [`Self::authorize`] given the `Authorization` header's (first) value.
+    pub async fn authorize_value(
+        &self,
+        authorization: Option<&[u8]>,
+    ) -> Result<Arc<Caller>, Response> {
+        let token = match bearer(authorization) {
             Ok(t) => t,
             Err(e) => return Err(self.unauthorized(&e)),
         };
@@ -374,13 +383,14 @@ fn quoted_safe(s: &str) -> String {
 }
 
 /// The token of `Authorization: Bearer <token>` (RFC 6750 §2.1; header only).
-pub fn bearer(headers: &HeaderMap) -> Result<&str, AuthError> {
-    let Some(v) = headers.get(header::AUTHORIZATION) else {
+pub fn bearer(authorization: Option<&[u8]>) -> Result<&str, AuthError> {
+    let Some(v) = authorization else {
         return Err(AuthError::Missing);
     };
-    let v = v
-        .to_str()
-        .map_err(|_| AuthError::Invalid("the Authorization header is not ASCII".into()))?;
+    let v = std::str::from_utf8(v)
+        .ok()
+        .filter(|v| v.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b)))
+        .ok_or_else(|| AuthError::Invalid("the Authorization header is not ASCII".into()))?;
     let (scheme, token) = v.split_once(' ').unwrap_or((v, ""));
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(AuthError::Missing);

@@ -10,9 +10,7 @@
 
 use std::borrow::Cow;
 
-use axum::body::Body;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::Response;
+use axum::http::{HeaderMap, HeaderValue, header};
 use rmcp::model::RequestId;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -55,27 +53,98 @@ enum Revision {
     Modern,
 }
 
-/// Answer the request if it is a plain `tools/call` / `tools/list`; `None` means "ask rmcp".
+/// The request headers the fast path reads: the first value of each, taken from hyper's
+/// [`HeaderMap`] or straight from the HTTP/1 front's parsed head.
+#[derive(Default)]
+pub struct Headers<'a> {
+    pub host: Option<&'a [u8]>,
+    pub origin: bool,
+    pub session: bool,
+    pub content_type: Option<&'a [u8]>,
+    pub version: Option<&'a [u8]>,
+    pub method: Option<&'a [u8]>,
+    pub name: Option<&'a [u8]>,
+    pub accept: Option<&'a [u8]>,
+    pub authorization: Option<&'a [u8]>,
+}
+
+impl<'a> Headers<'a> {
+    pub fn from_map(h: &'a HeaderMap) -> Self {
+        let get = |n: &str| h.get(n).map(HeaderValue::as_bytes);
+        Headers {
+            host: get("host"),
+            origin: h.contains_key(header::ORIGIN),
+            session: h.contains_key("mcp-session-id"),
+            content_type: get("content-type"),
+            version: get("mcp-protocol-version"),
+            method: get("mcp-method"),
+            name: get("mcp-name"),
+            accept: get("accept"),
+            authorization: get("authorization"),
+        }
+    }
+
+    /// From raw header lines; `None` when one the fast path reads appears twice (hyper and
+    /// rmcp then decide what that means).
+    pub fn from_lines(lines: &'a [httparse::Header<'a>]) -> Option<Self> {
+        let mut h = Headers::default();
+        for line in lines {
+            let n = line.name;
+            let slot = if n.eq_ignore_ascii_case("host") {
+                &mut h.host
+            } else if n.eq_ignore_ascii_case("content-type") {
+                &mut h.content_type
+            } else if n.eq_ignore_ascii_case("mcp-protocol-version") {
+                &mut h.version
+            } else if n.eq_ignore_ascii_case("mcp-method") {
+                &mut h.method
+            } else if n.eq_ignore_ascii_case("mcp-name") {
+                &mut h.name
+            } else if n.eq_ignore_ascii_case("accept") {
+                &mut h.accept
+            } else if n.eq_ignore_ascii_case("authorization") {
+                &mut h.authorization
+            } else {
+                h.origin |= n.eq_ignore_ascii_case("origin");
+                h.session |= n.eq_ignore_ascii_case("mcp-session-id");
+                continue;
+            };
+            if slot.replace(trim(line.value)).is_some() {
+                return None;
+            }
+        }
+        Some(h)
+    }
+}
+
+/// A header value without the optional whitespace around it (as hyper stores it).
+fn trim(v: &[u8]) -> &[u8] {
+    v.trim_ascii()
+}
+
+/// The JSON answer if the request is a plain `tools/call` / `tools/list`; `None` means "ask
+/// rmcp". `None` is only ever returned before anything is sent upstream, so a caller may hand
+/// the same request to rmcp (or re-parse it on another path) without repeating a call.
 pub async fn try_serve(
     api: &ApiCatalog,
     upstream: &Upstream,
     access: &Access,
     caller: Option<&Caller>,
     allowed_hosts: &[String],
-    headers: &HeaderMap,
+    headers: &Headers<'_>,
     body: &[u8],
-) -> Option<Response> {
-    if headers.contains_key(header::ORIGIN)
-        || headers.contains_key("mcp-session-id")
-        || !is_json(headers.get(header::CONTENT_TYPE))
-        || !host_allowed(headers.get(header::HOST), allowed_hosts)
+) -> Option<Vec<u8>> {
+    if headers.origin
+        || headers.session
+        || !is_json(headers.content_type)
+        || !host_allowed(headers.host, allowed_hosts)
     {
         return None;
     }
-    let version = headers.get("mcp-protocol-version")?.to_str().ok()?;
-    let revision = if version == MODERN {
+    let version = headers.version?;
+    let revision = if version == MODERN.as_bytes() {
         Revision::Modern
-    } else if LEGACY.contains(&version) {
+    } else if LEGACY.iter().any(|l| l.as_bytes() == version) {
         Revision::Legacy
     } else {
         return None;
@@ -85,10 +154,9 @@ pub async fn try_serve(
         return None;
     }
     let params = msg.params.unwrap_or_default();
-    let header_str = |name: &str| headers.get(name).map(|v| v.to_str().ok());
     // Standard headers, when sent, must agree with the body (rmcp rejects a mismatch).
-    match header_str("mcp-method") {
-        Some(Some(m)) if m == msg.method => {}
+    match headers.method {
+        Some(m) if m == msg.method.as_bytes() => {}
         None if revision == Revision::Legacy => {}
         _ => return None,
     }
@@ -115,8 +183,8 @@ pub async fn try_serve(
     match &*msg.method {
         "tools/call" => {
             let name = params.name.as_deref()?;
-            match header_str("mcp-name") {
-                Some(Some(n)) if n == name => {}
+            match headers.name {
+                Some(n) if n == name.as_bytes() => {}
                 None if revision == Revision::Legacy => {}
                 _ => return None,
             }
@@ -125,17 +193,12 @@ pub async fn try_serve(
             }
             let entry = api.tool(name)?;
             let args = Value::Object(params.arguments.unwrap_or_default());
-            let mut result = crate::mcp::call(api, upstream, access, caller, entry, args).await;
-            if revision == Revision::Legacy {
-                result.result_type = None;
-            }
-            serde_json::to_writer(&mut out, &result).ok()?;
+            crate::mcp::call(api, upstream, access, caller, entry, args)
+                .await
+                .write_json(&mut out, revision == Revision::Modern);
         }
         "tools/list" => {
-            if params.name.is_some()
-                || params.arguments.is_some()
-                || headers.contains_key("mcp-name")
-            {
+            if params.name.is_some() || params.arguments.is_some() || headers.name.is_some() {
                 return None;
             }
             let view = access.visible(api, caller);
@@ -152,38 +215,35 @@ pub async fn try_serve(
         _ => return None,
     }
     out.push(b'}');
-    let mut resp = Response::new(Body::from(out));
-    *resp.status_mut() = StatusCode::OK;
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    Some(resp)
+    Some(out)
 }
 
-fn is_json(ct: Option<&HeaderValue>) -> bool {
-    ct.and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").trim())
-        .is_some_and(|e| e.eq_ignore_ascii_case("application/json"))
+fn is_json(ct: Option<&[u8]>) -> bool {
+    ct.map(|v| {
+        v.split(|b| *b == b';')
+            .next()
+            .unwrap_or_default()
+            .trim_ascii()
+    })
+    .is_some_and(|e| e.eq_ignore_ascii_case(b"application/json"))
 }
 
 /// A `Host` that is literally on the allow-list (with or without its port). Anything subtler
 /// (an empty list, odd spellings) is left to rmcp's full check.
-fn host_allowed(host: Option<&HeaderValue>, allowed: &[String]) -> bool {
-    let Some(host) = host.and_then(|h| h.to_str().ok()) else {
+fn host_allowed(host: Option<&[u8]>, allowed: &[String]) -> bool {
+    let Some(host) = host.and_then(|h| std::str::from_utf8(h).ok()) else {
         return false;
     };
-    let host = host.to_ascii_lowercase();
     let bare = if let Some(rest) = host.strip_prefix('[') {
         rest.split(']').next().unwrap_or("")
     } else {
         match host.rsplit_once(':') {
             Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
-            _ => host.as_str(),
+            _ => host,
         }
     };
     allowed.iter().any(|a| {
         let a = a.trim_start_matches('[').trim_end_matches(']');
-        a.eq_ignore_ascii_case(bare) || a.eq_ignore_ascii_case(&host)
+        a.eq_ignore_ascii_case(bare) || a.eq_ignore_ascii_case(host)
     })
 }

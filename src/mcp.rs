@@ -7,15 +7,15 @@
 use std::sync::Arc;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+    CallToolRequestParams, CallToolResponse, Implementation, ListToolsResult,
+    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 
 use crate::auth::{Access, Caller};
 use crate::catalog::ApiCatalog;
-use crate::upstream::Upstream;
+use crate::upstream::{Outcome, Upstream};
 
 /// Serves one API; cloned per request by rmcp's service factory (a few `Arc` clones).
 #[derive(Clone)]
@@ -104,6 +104,7 @@ impl ServerHandler for McpApi {
             args,
         )
         .await
+        .into_result()
         .into())
     }
 }
@@ -117,23 +118,23 @@ pub(crate) async fn call(
     caller: Option<&Caller>,
     entry: &crate::catalog::ToolEntry,
     args: serde_json::Value,
-) -> CallToolResult {
+) -> Outcome {
     // The HTTP layer already answered 403 for a missing scope; this is the second line.
     if access.protection.is_some() && !caller.is_some_and(|c| c.may_use(&entry.mapped.scopes)) {
-        return CallToolResult::error(vec![ContentBlock::text(format!(
+        return Outcome::Failed(format!(
             "insufficient scope for tool `{}`",
             entry.mapped.name
-        ))]);
+        ));
     }
     if let Some(msg) = validation_errors(&entry.validator, &args) {
-        return CallToolResult::error(vec![ContentBlock::text(msg)]);
+        return Outcome::Failed(msg);
     }
     tracing::debug!(api = %api.name, tool = %entry.mapped.name, sub = caller.map_or("-", Caller::subject), "tool call");
     let extra = match access.downstream.headers(caller).await {
         Ok(h) => h,
         Err(e) => {
             tracing::warn!(api = %api.name, tool = %entry.mapped.name, error = %e, "no downstream identity");
-            return CallToolResult::error(vec![ContentBlock::text(e.to_string())]);
+            return Outcome::Failed(e.to_string());
         }
     };
     let args = args.as_object().expect("arguments are an object");

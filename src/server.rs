@@ -24,6 +24,7 @@ use crate::mcp::McpApi;
 use crate::upstream::Upstream;
 
 mod cors;
+pub mod front;
 
 type McpService = StreamableHttpService<McpApi, NeverSessionManager>;
 
@@ -234,7 +235,12 @@ async fn serve_mcp(st: AppState, name: String, mut req: Request) -> Response {
     };
     // The spec asks clients to accept both JSON and SSE. Be lenient with those that name only
     // one (curl, simple scripts): answer in the one they accept.
-    let (json, sse) = accepts(req.headers());
+    let (json, sse) = accepts(
+        req.headers()
+            .get_all(http::header::ACCEPT)
+            .iter()
+            .map(|v| v.as_bytes()),
+    );
     if !(json && sse) {
         req.headers_mut().insert(
             http::header::ACCEPT,
@@ -268,18 +274,18 @@ async fn serve_mcp(st: AppState, name: String, mut req: Request) -> Response {
     if json_answer
         && parts.method == http::Method::POST
         && let Some(api) = api
-        && let Some(resp) = crate::fastpath::try_serve(
+        && let Some(body) = crate::fastpath::try_serve(
             api,
             &snap.upstream,
             access,
             caller.as_deref(),
             &snap.allowed_hosts,
-            &parts.headers,
+            &crate::fastpath::Headers::from_map(&parts.headers),
             &bytes,
         )
         .await
     {
-        return resp;
+        return json_response(body);
     }
     let mut parts = parts;
     if let Some(c) = caller {
@@ -306,6 +312,55 @@ async fn serve_mcp(st: AppState, name: String, mut req: Request) -> Response {
     resp
 }
 
+fn json_response(body: Vec<u8>) -> Response {
+    let mut resp = Response::new(Body::from(body));
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+/// The fast path for a request the HTTP/1 front read itself (`front`): the same steps as
+/// [`serve_mcp`] (token first, then the scope check, then `fastpath`), but any refusal or
+/// anything the fast path does not answer is `None`, and the front hands the connection, this
+/// request included, to the router, which answers it in full. Nothing has been sent upstream
+/// when this returns `None`.
+pub(crate) async fn fast_answer(
+    st: &AppState,
+    name: &str,
+    headers: &crate::fastpath::Headers<'_>,
+    body: &[u8],
+) -> Option<Vec<u8>> {
+    let snap = st.live.load_full();
+    let access = snap.access.get(name)?;
+    let api = snap.gateway.apis.get(name)?;
+    let caller = match &access.protection {
+        None => None,
+        Some(p) => {
+            let c = p.authorize_value(headers.authorization).await.ok()?;
+            if p.check_call(api, &c, body).is_some() {
+                return None;
+            }
+            Some(c)
+        }
+    };
+    let (json, sse) = accepts(headers.accept.into_iter());
+    if !json && sse {
+        return None;
+    }
+    crate::fastpath::try_serve(
+        api,
+        &snap.upstream,
+        access,
+        caller.as_deref(),
+        &snap.allowed_hosts,
+        headers,
+        body,
+    )
+    .await
+}
+
 /// The JSON-RPC error for a body rmcp could not decode, when it was meant as JSON-RPC.
 fn undecodable(bytes: &[u8]) -> Option<Response> {
     let (code, message, id) = match serde_json::from_slice::<serde_json::Value>(bytes) {
@@ -328,21 +383,24 @@ fn undecodable(bytes: &[u8]) -> Option<Response> {
     Some((StatusCode::BAD_REQUEST, axum::Json(body)).into_response())
 }
 
-/// Whether `Accept` admits JSON and SSE (`*/*` or no header admits both).
-fn accepts(h: &http::HeaderMap) -> (bool, bool) {
+/// Whether the `Accept` values admit JSON and SSE (`*/*` or no header admits both).
+fn accepts<'a>(values: impl Iterator<Item = &'a [u8]>) -> (bool, bool) {
     let (mut json, mut sse, mut any) = (false, false, false);
-    for v in h.get_all(http::header::ACCEPT) {
-        let Ok(v) = v.to_str() else { continue };
+    for v in values {
         any = true;
-        for part in v.split(',') {
-            let essence = part.split(';').next().unwrap_or("").trim();
-            if essence == "*/*" {
+        for part in v.split(|b| *b == b',') {
+            let essence = part
+                .split(|b| *b == b';')
+                .next()
+                .unwrap_or_default()
+                .trim_ascii();
+            if essence == b"*/*" {
                 return (true, true);
             }
-            json |= essence.eq_ignore_ascii_case("application/json")
-                || essence.eq_ignore_ascii_case("application/*");
-            sse |= essence.eq_ignore_ascii_case("text/event-stream")
-                || essence.eq_ignore_ascii_case("text/*");
+            json |= essence.eq_ignore_ascii_case(b"application/json")
+                || essence.eq_ignore_ascii_case(b"application/*");
+            sse |= essence.eq_ignore_ascii_case(b"text/event-stream")
+                || essence.eq_ignore_ascii_case(b"text/*");
         }
     }
     if !any { (true, true) } else { (json, sse) }

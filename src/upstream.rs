@@ -67,7 +67,8 @@ pub struct Upstream {
 /// An upstream answer, read whole (up to the size cap).
 pub struct Answer {
     pub status: reqwest::StatusCode,
-    pub content_type: Option<String>,
+    /// The answer says it is JSON (`application/json`, `+json`).
+    pub is_json: bool,
     pub body: Bytes,
 }
 
@@ -90,19 +91,19 @@ impl Upstream {
         })
     }
 
-    /// Run one tool call end to end; every failure becomes an `isError` result.
+    /// Run one tool call end to end; every failure becomes an `isError` outcome.
     pub async fn call_tool(
         &self,
         api: &ApiCatalog,
         entry: &ToolEntry,
         args: &JsonObject,
         extra: &HeaderMap,
-    ) -> CallToolResult {
+    ) -> Outcome {
         match self.send(api, entry, args, extra).await {
-            Ok(answer) => to_result(api, entry, answer),
+            Ok(answer) => outcome(api, entry, answer),
             Err(e) => {
                 tracing::info!(api = %api.name, tool = %entry.mapped.name, error = %e, "upstream call failed");
-                CallToolResult::error(vec![ContentBlock::text(e.to_string())])
+                Outcome::Failed(e.to_string())
             }
         }
     }
@@ -278,7 +279,7 @@ impl Upstream {
         Ok(Answer {
             status: reqwest::StatusCode::from_u16(a.status)
                 .map_err(|_| UpstreamError::Http(format!("invalid status {}", a.status)))?,
-            content_type: a.content_type,
+            is_json: a.is_json,
             body: a.body,
         })
     }
@@ -321,11 +322,10 @@ impl Upstream {
         }
         let resp = req.send().await.map_err(|e| self.classify(e, url))?;
         let status = resp.status();
-        let content_type = resp
+        let is_json = resp
             .headers()
             .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+            .is_some_and(|v| h1::is_json(v.as_bytes()));
         let cap = self.cfg.max_response_bytes;
         if resp.content_length().is_some_and(|l| l as usize > cap) {
             return Err(UpstreamError::TooLarge(cap));
@@ -340,7 +340,7 @@ impl Upstream {
         }
         Ok(Answer {
             status,
-            content_type,
+            is_json,
             body: buf.freeze(),
         })
     }
@@ -369,15 +369,71 @@ impl Upstream {
 
 const EXCERPT: usize = 1000;
 
-/// The tool result for an upstream answer.
-fn to_result(api: &ApiCatalog, entry: &ToolEntry, a: Answer) -> CallToolResult {
-    let text = String::from_utf8_lossy(&a.body);
+/// What a tool call came to, before it is written as an MCP result: rmcp's path turns it into a
+/// [`CallToolResult`], the fast path writes the same JSON straight from the answer's bytes.
+pub enum Outcome {
+    /// A 2xx answer: its body is the text content, and also the structured content when
+    /// `structured` (a JSON object matching the tool's output schema).
+    Answer { body: Bytes, structured: bool },
+    /// Anything else, as the text of an `isError` result.
+    Failed(String),
+}
+
+impl Outcome {
+    pub fn into_result(self) -> CallToolResult {
+        match self {
+            Outcome::Failed(msg) => CallToolResult::error(vec![ContentBlock::text(msg)]),
+            Outcome::Answer { body, structured } => {
+                let text = String::from_utf8_lossy(&body).into_owned();
+                let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+                if structured {
+                    result.structured_content = serde_json::from_slice(&body).ok();
+                }
+                result
+            }
+        }
+    }
+
+    /// The result as JSON, as rmcp serializes [`Self::into_result`] (`resultType` only for
+    /// 2026-07-28); the structured content is the answer's own bytes, already parsed and
+    /// checked against the output schema.
+    pub fn write_json(&self, out: &mut Vec<u8>, modern: bool) {
+        out.extend_from_slice(if modern {
+            br#"{"resultType":"complete","content":[{"type":"text","text":"#
+        } else {
+            br#"{"content":[{"type":"text","text":"#
+        });
+        let (text, is_error) = match self {
+            Outcome::Failed(msg) => (std::borrow::Cow::Borrowed(msg.as_str()), true),
+            Outcome::Answer { body, .. } => (String::from_utf8_lossy(body), false),
+        };
+        serde_json::to_writer(&mut *out, &*text).expect("a string serializes");
+        out.extend_from_slice(b"}]");
+        if let Outcome::Answer {
+            body,
+            structured: true,
+        } = self
+        {
+            out.extend_from_slice(br#","structuredContent":"#);
+            out.extend_from_slice(body.trim_ascii());
+        }
+        out.extend_from_slice(if is_error {
+            br#","isError":true}"#
+        } else {
+            br#","isError":false}"#
+        });
+    }
+}
+
+/// The outcome of an upstream answer.
+fn outcome(api: &ApiCatalog, entry: &ToolEntry, a: Answer) -> Outcome {
     if !a.status.is_success() {
+        let text = String::from_utf8_lossy(&a.body);
         let mut excerpt: String = text.chars().take(EXCERPT).collect();
         if text.len() > excerpt.len() {
             excerpt.push('…');
         }
-        return CallToolResult::error(vec![ContentBlock::text(format!(
+        return Outcome::Failed(format!(
             "upstream answered HTTP {}{}",
             a.status,
             if excerpt.is_empty() {
@@ -385,24 +441,24 @@ fn to_result(api: &ApiCatalog, entry: &ToolEntry, a: Answer) -> CallToolResult {
             } else {
                 format!(": {excerpt}")
             }
-        ))]);
+        ));
     }
-    let mut result = CallToolResult::success(vec![ContentBlock::text(text.into_owned())]);
+    let mut structured = false;
     if let Some(v) = entry.output_validator() {
-        let is_json = a
-            .content_type
-            .as_deref()
-            .is_some_and(|c| c.contains("json"));
-        let parsed = is_json
+        let parsed = a
+            .is_json
             .then(|| serde_json::from_slice::<Value>(&a.body).ok())
             .flatten();
         match parsed {
-            Some(j) if j.is_object() && v.is_valid(&j) => result.structured_content = Some(j),
+            Some(j) if j.is_object() && v.is_valid(&j) => structured = true,
             _ => {
                 api.stats.output_mismatches.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(api = %api.name, tool = %entry.mapped.name, "answer does not match the output schema: sent as text only");
             }
         }
     }
-    result
+    Outcome::Answer {
+        body: a.body,
+        structured,
+    }
 }

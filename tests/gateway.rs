@@ -751,3 +751,160 @@ async fn plain_http_upstream_edge_cases() {
     let r = gw.mcp("t").call("getThing", json!({})).await;
     assert!(is_error(&r) && text(&r).contains("malformed"), "{r}");
 }
+
+/// Read one HTTP/1.1 answer (head + `Content-Length` or chunked body) from a raw connection.
+async fn read_answer(
+    stream: &mut tokio::net::TcpStream,
+    pending: &mut Vec<u8>,
+) -> Option<(u16, String, String)> {
+    use tokio::io::AsyncReadExt;
+    loop {
+        if let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&pending[..end]).to_string();
+            let status: u16 = head[9..12].parse().unwrap();
+            let lower = head.to_ascii_lowercase();
+            let len = lower
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length: "))
+                .map(|v| v.trim().parse::<usize>().unwrap());
+            let start = end + 4;
+            if let Some(len) = len {
+                if pending.len() >= start + len {
+                    let body = String::from_utf8_lossy(&pending[start..start + len]).to_string();
+                    pending.drain(..start + len);
+                    return Some((status, head, body));
+                }
+            } else if let Some(stop) = pending[start..].windows(5).position(|w| w == b"0\r\n\r\n") {
+                // chunked: good enough for the short answers here
+                let body = String::from_utf8_lossy(&pending[start..start + stop]).to_string();
+                pending.drain(..start + stop + 5);
+                return Some((status, head, body));
+            }
+        }
+        let mut chunk = [0u8; 8192];
+        let n = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut chunk))
+            .await
+            .expect("answer in time")
+            .unwrap();
+        if n == 0 {
+            return None;
+        }
+        pending.extend_from_slice(&chunk[..n]);
+    }
+}
+
+fn call_request(id: u32, extra_headers: &str) -> String {
+    let body = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                      "params": {"name": "getStatus", "arguments": {"code": 200}}})
+    .to_string();
+    format!(
+        "POST /mcp/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+         Accept: application/json, text/event-stream\r\nMCP-Protocol-Version: 2025-11-25\r\n\
+         {extra_headers}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// The HTTP/1 front (`server::front`) as a raw client sees it: pipelined requests answered in
+/// order, requests split across packets, and everything it declines (other methods, chunked
+/// bodies, `Connection: close`, smuggling attempts, HTTP/1.0) answered by
+/// hyper on the same connection, exactly as before.
+#[tokio::test]
+async fn http1_front_pipelining_partial_reads_and_handover() {
+    use tokio::io::AsyncWriteExt;
+    let (backend, gw) = echo_gateway("").await;
+    let addr = gw.base.trim_start_matches("http://").to_string();
+    let connect = || tokio::net::TcpStream::connect(addr.clone());
+    let ok = |answer: &Option<(u16, String, String)>, id: u32| {
+        let (status, head, body) = answer.as_ref().expect("an answer");
+        assert_eq!(*status, 200, "{head}\n{body}");
+        let v: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(v["id"], id, "{body}");
+        assert_eq!(v["result"]["isError"], false, "{body}");
+    };
+
+    // Three pipelined calls, then a GET (declined: hyper answers 405), then a call served
+    // after the handover, all on one connection and answered in order.
+    let mut s = connect().await.unwrap();
+    let mut pending = Vec::new();
+    let mut burst = String::new();
+    for id in 1..=3 {
+        burst.push_str(&call_request(id, ""));
+    }
+    burst
+        .push_str("GET /mcp/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n");
+    burst.push_str(&call_request(4, ""));
+    s.write_all(burst.as_bytes()).await.unwrap();
+    for id in 1..=3 {
+        ok(&read_answer(&mut s, &mut pending).await, id);
+    }
+    let get = read_answer(&mut s, &mut pending).await.unwrap();
+    assert_eq!(get.0, 405, "{get:?}");
+    ok(&read_answer(&mut s, &mut pending).await, 4);
+    assert_eq!(backend.requests().len(), 4);
+
+    // A request dribbled in byte ranges (head split, body split) is still answered.
+    let mut s = connect().await.unwrap();
+    let req = call_request(5, "");
+    for part in [
+        &req[..20],
+        &req[20..150],
+        &req[150..req.len() - 5],
+        &req[req.len() - 5..],
+    ] {
+        s.write_all(part.as_bytes()).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    }
+    ok(&read_answer(&mut s, &mut Vec::new()).await, 5);
+
+    // `Connection: close`: answered, then the server closes.
+    let mut s = connect().await.unwrap();
+    let mut pending = Vec::new();
+    s.write_all(call_request(6, "Connection: close\r\n").as_bytes())
+        .await
+        .unwrap();
+    ok(&read_answer(&mut s, &mut pending).await, 6);
+    assert!(read_answer(&mut s, &mut pending).await.is_none());
+
+    // A chunked body is hyper's to read; the answer is the same.
+    let body = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+                      "params": {"name": "getStatus", "arguments": {"code": 200}}})
+    .to_string();
+    let chunked = format!(
+        "POST /mcp/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+         MCP-Protocol-Version: 2025-11-25\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n",
+        body.len()
+    );
+    let mut s = connect().await.unwrap();
+    s.write_all(chunked.as_bytes()).await.unwrap();
+    ok(&read_answer(&mut s, &mut Vec::new()).await, 7);
+
+    // Content-Length and Transfer-Encoding together (a smuggling attempt): read by the
+    // Transfer-Encoding as RFC 9112 says, answered once, and the connection is closed so no
+    // leftover byte is ever read as a request.
+    let calls_before = backend.requests().len();
+    let smuggle = chunked.replace(
+        "Transfer-Encoding: chunked\r\n",
+        "Content-Length: 4\r\nTransfer-Encoding: chunked\r\n",
+    );
+    let mut s = connect().await.unwrap();
+    let mut pending = Vec::new();
+    s.write_all(smuggle.as_bytes()).await.unwrap();
+    let answer = read_answer(&mut s, &mut pending).await;
+    ok(&answer, 7);
+    assert!(
+        answer
+            .unwrap()
+            .1
+            .to_ascii_lowercase()
+            .contains("connection: close")
+    );
+    assert!(read_answer(&mut s, &mut pending).await.is_none());
+    assert_eq!(backend.requests().len(), calls_before + 1);
+
+    // HTTP/1.0 is served too (by hyper).
+    let mut s = connect().await.unwrap();
+    let old = call_request(8, "").replacen("HTTP/1.1", "HTTP/1.0", 1);
+    s.write_all(old.as_bytes()).await.unwrap();
+    ok(&read_answer(&mut s, &mut Vec::new()).await, 8);
+}

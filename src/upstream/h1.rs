@@ -36,7 +36,7 @@ pub enum H1Error {
 /// An answer read whole.
 pub struct H1Answer {
     pub status: u16,
-    pub content_type: Option<String>,
+    pub is_json: bool,
     pub body: bytes::Bytes,
 }
 
@@ -173,7 +173,7 @@ async fn exchange(
     }
     conn.buf.clear();
     // Head.
-    let (status, content_type, framing, keep_alive, head_len) = loop {
+    let (status, is_json, framing, keep_alive, head_len) = loop {
         let n = conn
             .stream
             .read_buf(&mut conn.buf)
@@ -192,7 +192,7 @@ async fn exchange(
                     conn.buf.advance(len);
                     continue;
                 }
-                let mut content_type = None;
+                let mut is_json = false;
                 let mut length = None;
                 let mut chunked = false;
                 let mut close = resp.version == Some(0);
@@ -209,7 +209,7 @@ async fn exchange(
                         close |= v.contains("close");
                         close &= !(resp.version == Some(0) && v.contains("keep-alive"));
                     } else if h.name.eq_ignore_ascii_case("content-type") {
-                        content_type = Some(v.to_string());
+                        is_json = self::is_json(v.as_bytes());
                     }
                 }
                 let framing = if head {
@@ -223,7 +223,7 @@ async fn exchange(
                 } else {
                     Framing::UntilClose
                 };
-                break (status, content_type, framing, !close, len);
+                break (status, is_json, framing, !close, len);
             }
             Ok(httparse::Status::Partial) if conn.buf.len() < MAX_HEAD_BYTES => {}
             Ok(httparse::Status::Partial) => {
@@ -268,11 +268,22 @@ async fn exchange(
     Ok((
         H1Answer {
             status,
-            content_type,
+            is_json,
             body,
         },
         keep_alive && reusable,
     ))
+}
+
+/// A `Content-Type` that says JSON (`application/json`, `application/problem+json`,
+/// `text/json`, ...): its media type names `json`.
+pub fn is_json(content_type: &[u8]) -> bool {
+    content_type
+        .split(|b| *b == b';')
+        .next()
+        .unwrap_or_default()
+        .windows(4)
+        .any(|w| w.eq_ignore_ascii_case(b"json"))
 }
 
 fn read_error(nothing_read: bool, e: H1Error) -> Attempt {
