@@ -32,14 +32,15 @@ struct Message<'a> {
     id: RequestId,
     #[serde(borrow)]
     method: Cow<'a, str>,
-    #[serde(default)]
-    params: Option<Params>,
+    #[serde(default, borrow)]
+    params: Option<Params<'a>>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct Params {
-    name: Option<String>,
+struct Params<'a> {
+    #[serde(borrow)]
+    name: Option<Cow<'a, str>>,
     arguments: Option<Map<String, Value>>,
     cursor: Option<String>,
     #[serde(rename = "_meta")]
@@ -175,10 +176,9 @@ pub async fn try_serve(
         _ => {}
     }
     // The JSON-RPC envelope is written around the result in one buffer.
-    let id = serde_json::to_vec(&msg.id).ok()?;
     let mut out = Vec::with_capacity(512);
     out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
-    out.extend_from_slice(&id);
+    serde_json::to_writer(&mut out, &msg.id).ok()?;
     out.extend_from_slice(b",\"result\":");
     match &*msg.method {
         "tools/call" => {

@@ -5,6 +5,7 @@ pub mod encode;
 pub mod h1;
 
 use std::collections::HashMap;
+use std::io::Write as _;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -117,7 +118,7 @@ impl Upstream {
         extra: &HeaderMap,
     ) -> Result<Answer, UpstreamError> {
         let op = &entry.mapped.op;
-        let mut path = op.path.clone();
+        let mut path_values: Vec<(&str, String)> = Vec::new();
         let mut query: Vec<String> = Vec::new();
         let mut headers = reqwest::header::HeaderMap::new();
         let mut cookies: Vec<String> = Vec::new();
@@ -129,10 +130,7 @@ impl Upstream {
                 Target::Param(i) => {
                     let p = &op.parameters[*i];
                     match p.location {
-                        Location::Path => {
-                            let s = encode::path_value(p, v)?;
-                            path = path.replace(&format!("{{{}}}", p.name), &s);
-                        }
+                        Location::Path => path_values.push((&p.name, encode::path_value(p, v)?)),
                         Location::Query => encode::query_pairs(p, v, &mut query),
                         Location::Header => {
                             let s = encode::header_value(p, v)?;
@@ -156,9 +154,9 @@ impl Upstream {
         }
         // The base path, the expanded template and the query, all already percent-encoded.
         let base = &api.base_url;
-        let mut target = String::with_capacity(base.path().len() + path.len() + 64);
+        let mut target = String::with_capacity(base.path().len() + op.path.len() + 64);
         target.push_str(base.path().trim_end_matches('/'));
-        target.push_str(&path);
+        expand(&op.path, &path_values, &mut target);
         if !query.is_empty() {
             target.push('?');
             target.push_str(&query.join("&"));
@@ -232,7 +230,7 @@ impl Upstream {
         req.extend_from_slice(b" HTTP/1.1\r\nHost: ");
         req.extend_from_slice(base.host_str().unwrap_or("").as_bytes());
         if let Some(port) = base.port() {
-            req.extend_from_slice(format!(":{port}").as_bytes());
+            let _ = write!(req, ":{port}");
         }
         req.extend_from_slice(
             concat!(
@@ -367,6 +365,31 @@ impl Upstream {
     }
 }
 
+/// The path template with each `{name}` that has a value replaced by it (values are already
+/// percent-encoded); a placeholder without a value stays as written.
+fn expand(template: &str, values: &[(&str, String)], out: &mut String) {
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.find('}') {
+            Some(close) => {
+                let name = &after[..close];
+                match values.iter().find(|(n, _)| *n == name) {
+                    Some((_, v)) => out.push_str(v),
+                    None => out.push_str(&rest[open..open + close + 2]),
+                }
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push_str(&rest[open..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+}
+
 const EXCERPT: usize = 1000;
 
 /// What a tool call came to, before it is written as an MCP result: rmcp's path turns it into a
@@ -460,5 +483,18 @@ fn outcome(api: &ApiCatalog, entry: &ToolEntry, a: Answer) -> Outcome {
     Outcome::Answer {
         body: a.body,
         structured,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expand;
+
+    #[test]
+    fn path_templates_expand_each_placeholder_once_and_keep_unknown_ones() {
+        let mut out = String::new();
+        let values = [("id", "7".to_string()), ("sub", "a%2Fb".to_string())];
+        expand("/t/{id}/x/{sub}/{id}{missing}/{", &values, &mut out);
+        assert_eq!(out, "/t/7/x/a%2Fb/7{missing}/{");
     }
 }
