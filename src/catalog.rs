@@ -4,7 +4,6 @@
 //! into pages, the compiled argument and output validators, the name index. A request loads
 //! the current [`Gateway`] from the [`arc_swap::ArcSwap`] and never rebuilds any of it.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock};
@@ -83,7 +82,7 @@ pub struct ApiCatalog {
     pub description: Option<String>,
     pub base_url: url::Url,
     pub tools: Vec<ToolEntry>,
-    pub by_name: HashMap<String, usize>,
+    pub by_name: foldhash::HashMap<String, usize>,
     /// Tools per `tools/list` page.
     pub page_size: usize,
     pub report: Vec<OpReport>,
@@ -93,14 +92,14 @@ pub struct ApiCatalog {
 
 /// The whole servable state: every API by name.
 pub struct Gateway {
-    pub apis: HashMap<String, Arc<ApiCatalog>>,
+    pub apis: foldhash::HashMap<String, Arc<ApiCatalog>>,
     pub order: Vec<String>,
 }
 
 impl Gateway {
     /// Load every spec of a config and build the catalogs.
     pub fn build(cfg: &Config) -> Result<Gateway, BuildError> {
-        let mut apis = HashMap::new();
+        let mut apis = foldhash::HashMap::default();
         let mut order = Vec::new();
         for api in &cfg.apis {
             let spec = ingest::load_file(&api.spec).map_err(|source| BuildError::Ingest {

@@ -1,7 +1,6 @@
 //! HTTP front: the axum router that dispatches `/mcp/{name}` to that API's rmcp
 //! `StreamableHttpService`, reading the current [`Snapshot`] from an `ArcSwap` per request.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -31,9 +30,9 @@ type McpService = StreamableHttpService<McpApi, NeverSessionManager>;
 /// What one request sees: the catalogs and the MCP service built for each.
 pub struct Snapshot {
     pub gateway: Gateway,
-    services: HashMap<String, Services>,
+    services: foldhash::HashMap<String, Services>,
     /// Per API: its protection and downstream identity.
-    access: HashMap<String, Arc<Access>>,
+    access: foldhash::HashMap<String, Arc<Access>>,
     upstream: Upstream,
     allowed_hosts: Vec<String>,
     allowed_origins: Vec<String>,
@@ -58,8 +57,8 @@ impl Snapshot {
         cancel: &CancellationToken,
     ) -> Result<Self, ConfigError> {
         let server = &cfg.server;
-        let mut services = HashMap::new();
-        let mut access = HashMap::new();
+        let mut services = foldhash::HashMap::default();
+        let mut access = foldhash::HashMap::default();
         for api_cfg in &cfg.apis {
             let Some(api) = gateway.apis.get(&api_cfg.name) else {
                 continue;

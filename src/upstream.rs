@@ -4,7 +4,6 @@
 pub mod encode;
 pub mod h1;
 
-use std::collections::HashMap;
 use std::io::Write as _;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
@@ -61,7 +60,7 @@ pub struct Upstream {
     /// For `https://` backends.
     client: reqwest::Client,
     /// Inline HTTP/1.1 connection pools for `http://` backends, by `host:port`.
-    pools: Arc<RwLock<HashMap<String, Arc<h1::Pool>>>>,
+    pools: Arc<RwLock<foldhash::HashMap<String, Arc<h1::Pool>>>>,
     cfg: UpstreamConfig,
 }
 

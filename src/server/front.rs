@@ -188,6 +188,7 @@ async fn connection(
         buf.advance(ready.len);
     }
     // Everything from the declined request on is hyper's to read.
+    tracing::trace!(%addr, "connection handed to hyper");
     let _ = handed
         .send((
             Handed {
