@@ -908,3 +908,55 @@ async fn http1_front_pipelining_partial_reads_and_handover() {
     s.write_all(old.as_bytes()).await.unwrap();
     ok(&read_answer(&mut s, &mut Vec::new()).await, 8);
 }
+
+/// SIGTERM (as `docker stop` sends it): a call in flight on the front finishes and is answered,
+/// an idle keep-alive connection is closed, and the process exits promptly and cleanly.
+#[tokio::test]
+async fn sigterm_finishes_calls_in_flight_then_exits() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let backend = Backend::start().await;
+    let cfg = format!(
+        "upstream:\n  timeout_ms: 8000\n{}",
+        api_config("echo", &fixture("echo.yaml"), &backend.url, "")
+    );
+    let mut gw = Gateway::start(&cfg);
+    let addr = gw.base.trim_start_matches("http://").to_string();
+    let mut idle = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    // Used once, so the front holds it as a keep-alive connection between requests.
+    idle.write_all(call_request(1, "").as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(
+        read_answer(&mut idle, &mut Vec::new()).await.unwrap().0,
+        200
+    );
+
+    let body = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                      "params": {"name": "slow", "arguments": {}}})
+    .to_string();
+    let slow = format!(
+        "POST /mcp/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+         MCP-Protocol-Version: 2025-11-25\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut busy = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    busy.write_all(slow.as_bytes()).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    gw.terminate();
+
+    let answer = read_answer(&mut busy, &mut Vec::new()).await;
+    let (status, _, text) = answer.expect("the call in flight is answered");
+    assert_eq!(status, 200);
+    assert!(
+        text.contains("late") && text.contains("\"isError\":false"),
+        "{text}"
+    );
+    let mut rest = [0u8; 16];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), idle.read(&mut rest))
+        .await
+        .expect("the idle connection is closed")
+        .unwrap_or(0);
+    assert_eq!(n, 0);
+    let status = gw.wait_exit(std::time::Duration::from_secs(5));
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+}
