@@ -9,7 +9,6 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::Verifier;
 use crate::catalog::Gateway;
 use crate::config::Config;
-use crate::server::front::Front;
 use crate::server::{AppState, Snapshot, router};
 use crate::upstream::Upstream;
 
@@ -79,13 +78,7 @@ pub async fn serve(mut cfg: Config, cancel: CancellationToken) -> anyhow::Result
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
     // Plain fast-path requests are answered by the front; it hands every other connection
-    // to axum (see server::front).
-    let front = Front::new(listener, state.clone(), cancel.clone());
-    let connections = front.tracker();
-    axum::serve(front, router(state))
-        .with_graceful_shutdown(async move { cancel.cancelled().await })
-        .await?;
-    connections.close();
-    connections.wait().await;
+    // to hyper serving the router (see server::front).
+    crate::server::front::serve(listener, state.clone(), router(state), cancel).await;
     Ok(())
 }

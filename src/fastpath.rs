@@ -49,7 +49,7 @@ struct Params<'a> {
 
 /// Which revision a request speaks, when the fast path can serve it.
 #[derive(Clone, Copy, PartialEq)]
-enum Revision {
+pub enum Revision {
     Legacy,
     Modern,
 }
@@ -123,18 +123,10 @@ fn trim(v: &[u8]) -> &[u8] {
     v.trim_ascii()
 }
 
-/// The JSON answer if the request is a plain `tools/call` / `tools/list`; `None` means "ask
-/// rmcp". `None` is only ever returned before anything is sent upstream, so a caller may hand
-/// the same request to rmcp (or re-parse it on another path) without repeating a call.
-pub async fn try_serve(
-    api: &ApiCatalog,
-    upstream: &Upstream,
-    access: &Access,
-    caller: Option<&Caller>,
-    allowed_hosts: &[String],
-    headers: &Headers<'_>,
-    body: &[u8],
-) -> Option<Vec<u8>> {
+/// The revision a request speaks, when its headers let the fast path serve it at all (no
+/// `Origin`, no session, JSON, a literally allowed `Host`, a known `MCP-Protocol-Version`).
+/// Cheap: callers check it before anything costly, such as a token.
+pub fn eligible(headers: &Headers<'_>, allowed_hosts: &[String]) -> Option<Revision> {
     if headers.origin
         || headers.session
         || !is_json(headers.content_type)
@@ -143,13 +135,29 @@ pub async fn try_serve(
         return None;
     }
     let version = headers.version?;
-    let revision = if version == MODERN.as_bytes() {
-        Revision::Modern
+    if version == MODERN.as_bytes() {
+        Some(Revision::Modern)
     } else if LEGACY.iter().any(|l| l.as_bytes() == version) {
-        Revision::Legacy
+        Some(Revision::Legacy)
     } else {
-        return None;
-    };
+        None
+    }
+}
+
+/// The JSON answer if the request is a plain `tools/call` / `tools/list`; `None` means "ask
+/// rmcp". `None` is only ever returned before anything is sent upstream, so a caller may hand
+/// the same request to rmcp (or re-parse it on another path) without repeating a call.
+/// `revision` comes from [`eligible`] on the same headers.
+#[allow(clippy::too_many_arguments)]
+pub async fn try_serve(
+    api: &ApiCatalog,
+    upstream: &Upstream,
+    access: &Access,
+    caller: Option<&Caller>,
+    revision: Revision,
+    headers: &Headers<'_>,
+    body: &[u8],
+) -> Option<Vec<u8>> {
     let msg: Message = serde_json::from_slice(body).ok()?;
     if msg.jsonrpc != "2.0" {
         return None;

@@ -270,16 +270,18 @@ async fn serve_mcp(st: AppState, name: String, mut req: Request) -> Response {
         return refusal;
     }
     let json_answer = json || !sse;
+    let headers = crate::fastpath::Headers::from_map(&parts.headers);
     if json_answer
         && parts.method == http::Method::POST
         && let Some(api) = api
+        && let Some(revision) = crate::fastpath::eligible(&headers, &snap.allowed_hosts)
         && let Some(body) = crate::fastpath::try_serve(
             api,
             &snap.upstream,
             access,
             caller.as_deref(),
-            &snap.allowed_hosts,
-            &crate::fastpath::Headers::from_map(&parts.headers),
+            revision,
+            &headers,
             &bytes,
         )
         .await
@@ -320,44 +322,64 @@ fn json_response(body: Vec<u8>) -> Response {
     resp
 }
 
-/// The fast path for a request the HTTP/1 front read itself (`front`): the same steps as
-/// [`serve_mcp`] (token first, then the scope check, then `fastpath`), but any refusal or
-/// anything the fast path does not answer is `None`, and the front hands the connection, this
-/// request included, to the router, which answers it in full. Nothing has been sent upstream
-/// when this returns `None`.
+/// What the fast path makes of a request the HTTP/1 front read itself.
+pub(crate) enum FastAnswer {
+    /// `200` with this JSON body.
+    Json(Vec<u8>),
+    /// The `401` / `403` the router would give (token or scope refused), written as it is.
+    Refusal(Response),
+    /// Not for the fast path: hand the connection, this request included, to the router.
+    Decline,
+}
+
+/// The fast path for a request the HTTP/1 front read itself (`front`): the same decisions as
+/// [`serve_mcp`], in an order that spends nothing on requests it will decline. The cheap header
+/// checks come first; then the token and the tool's scopes, whose refusals are exactly the
+/// router's (it checks them first too); then `fastpath`. Nothing has been sent upstream when
+/// this declines.
 pub(crate) async fn fast_answer(
     st: &AppState,
     name: &str,
     headers: &crate::fastpath::Headers<'_>,
     body: &[u8],
-) -> Option<Vec<u8>> {
+) -> FastAnswer {
     let snap = st.live.load_full();
-    let access = snap.access.get(name)?;
-    let api = snap.gateway.apis.get(name)?;
-    let caller = match &access.protection {
-        None => None,
-        Some(p) => {
-            let c = p.authorize_value(headers.authorization).await.ok()?;
-            if p.check_call(api, &c, body).is_some() {
-                return None;
-            }
-            Some(c)
-        }
+    let (Some(access), Some(api)) = (snap.access.get(name), snap.gateway.apis.get(name)) else {
+        return FastAnswer::Decline;
     };
     let (json, sse) = accepts(headers.accept.into_iter());
     if !json && sse {
-        return None;
+        return FastAnswer::Decline;
     }
-    crate::fastpath::try_serve(
+    let Some(revision) = crate::fastpath::eligible(headers, &snap.allowed_hosts) else {
+        return FastAnswer::Decline;
+    };
+    let caller = match &access.protection {
+        None => None,
+        Some(p) => match p.authorize_value(headers.authorization).await {
+            Ok(c) => {
+                if let Some(refusal) = p.check_call(api, &c, body) {
+                    return FastAnswer::Refusal(refusal);
+                }
+                Some(c)
+            }
+            Err(refusal) => return FastAnswer::Refusal(refusal),
+        },
+    };
+    match crate::fastpath::try_serve(
         api,
         &snap.upstream,
         access,
         caller.as_deref(),
-        &snap.allowed_hosts,
+        revision,
         headers,
         body,
     )
     .await
+    {
+        Some(json) => FastAnswer::Json(json),
+        None => FastAnswer::Decline,
+    }
 }
 
 /// The JSON-RPC error for a body rmcp could not decode, when it was meant as JSON-RPC.
@@ -386,6 +408,10 @@ fn undecodable(bytes: &[u8]) -> Option<Response> {
 fn accepts<'a>(values: impl Iterator<Item = &'a [u8]>) -> (bool, bool) {
     let (mut json, mut sse, mut any) = (false, false, false);
     for v in values {
+        // As `HeaderValue::to_str`: a value that is not visible ASCII is ignored.
+        if !v.iter().all(|b| *b == b'\t' || (b' '..=b'~').contains(b)) {
+            continue;
+        }
         any = true;
         for part in v.split(|b| *b == b',') {
             let essence = part

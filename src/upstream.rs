@@ -394,9 +394,12 @@ const EXCERPT: usize = 1000;
 /// What a tool call came to, before it is written as an MCP result: rmcp's path turns it into a
 /// [`CallToolResult`], the fast path writes the same JSON straight from the answer's bytes.
 pub enum Outcome {
-    /// A 2xx answer: its body is the text content, and also the structured content when
-    /// `structured` (a JSON object matching the tool's output schema).
-    Answer { body: Bytes, structured: bool },
+    /// A 2xx answer: its body is the text content; `structured` is the same body parsed,
+    /// when it is a JSON object matching the tool's output schema.
+    Answer {
+        body: Bytes,
+        structured: Option<Value>,
+    },
     /// Anything else, as the text of an `isError` result.
     Failed(String),
 }
@@ -408,17 +411,15 @@ impl Outcome {
             Outcome::Answer { body, structured } => {
                 let text = String::from_utf8_lossy(&body).into_owned();
                 let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
-                if structured {
-                    result.structured_content = serde_json::from_slice(&body).ok();
-                }
+                result.structured_content = structured;
                 result
             }
         }
     }
 
     /// The result as JSON, as rmcp serializes [`Self::into_result`] (`resultType` only for
-    /// 2026-07-28); the structured content is the answer's own bytes, already parsed and
-    /// checked against the output schema.
+    /// 2026-07-28). The structured content is written from the parsed value that was checked,
+    /// never from the raw bytes (which may, say, repeat a key with another value).
     pub fn write_json(&self, out: &mut Vec<u8>, modern: bool) {
         out.extend_from_slice(if modern {
             br#"{"resultType":"complete","content":[{"type":"text","text":"#
@@ -432,12 +433,12 @@ impl Outcome {
         serde_json::to_writer(&mut *out, &*text).expect("a string serializes");
         out.extend_from_slice(b"}]");
         if let Outcome::Answer {
-            body,
-            structured: true,
+            structured: Some(v),
+            ..
         } = self
         {
             out.extend_from_slice(br#","structuredContent":"#);
-            out.extend_from_slice(body.trim_ascii());
+            serde_json::to_writer(&mut *out, v).expect("a Value serializes");
         }
         out.extend_from_slice(if is_error {
             br#","isError":true}"#
@@ -465,14 +466,14 @@ fn outcome(api: &ApiCatalog, entry: &ToolEntry, a: Answer) -> Outcome {
             }
         ));
     }
-    let mut structured = false;
+    let mut structured = None;
     if let Some(v) = entry.output_validator() {
         let parsed = a
             .is_json
             .then(|| serde_json::from_slice::<Value>(&a.body).ok())
             .flatten();
         match parsed {
-            Some(j) if j.is_object() && v.is_valid(&j) => structured = true,
+            Some(j) if j.is_object() && v.is_valid(&j) => structured = Some(j),
             _ => {
                 api.stats.output_mismatches.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(api = %api.name, tool = %entry.mapped.name, "answer does not match the output schema: sent as text only");

@@ -902,6 +902,32 @@ async fn http1_front_pipelining_partial_reads_and_handover() {
     assert!(read_answer(&mut s, &mut pending).await.is_none());
     assert_eq!(backend.requests().len(), calls_before + 1);
 
+    // A body over the front's 64 KiB is read by hyper, and answered the same.
+    let pad = "x".repeat(70 * 1024);
+    let body = json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call",
+                      "params": {"name": "getStatus", "arguments": {"code": 200}, "_meta": {"pad": pad}}})
+    .to_string();
+    let big = format!(
+        "POST /mcp/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+         MCP-Protocol-Version: 2025-11-25\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut s = connect().await.unwrap();
+    s.write_all(big.as_bytes()).await.unwrap();
+    ok(&read_answer(&mut s, &mut Vec::new()).await, 9);
+
+    // After the front answered, the connection is HTTP/1.1 for good: an HTTP/2 preface is
+    // refused (the connection closes), never switched to.
+    let mut s = connect().await.unwrap();
+    let mut pending = Vec::new();
+    s.write_all(call_request(10, "").as_bytes()).await.unwrap();
+    ok(&read_answer(&mut s, &mut pending).await, 10);
+    s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .await
+        .unwrap();
+    let after = read_answer(&mut s, &mut pending).await;
+    assert!(after.as_ref().is_none_or(|a| a.0 >= 400), "{after:?}");
+
     // HTTP/1.0 is served too (by hyper).
     let mut s = connect().await.unwrap();
     let old = call_request(8, "").replacen("HTTP/1.1", "HTTP/1.0", 1);
@@ -941,15 +967,34 @@ async fn sigterm_finishes_calls_in_flight_then_exits() {
     );
     let mut busy = tokio::net::TcpStream::connect(&addr).await.unwrap();
     busy.write_all(slow.as_bytes()).await.unwrap();
+    // A request the front declines (a GET, hyper's), half sent when the signal comes.
+    let mut half = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    half.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .await
+        .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     gw.terminate();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    half.write_all(b"\r\n").await.unwrap();
+    let (status, head, text) = read_answer(&mut half, &mut Vec::new())
+        .await
+        .expect("the half-sent request is answered");
+    assert_eq!((status, text.as_str()), (200, "ok"), "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("connection: close"),
+        "{head}"
+    );
 
     let answer = read_answer(&mut busy, &mut Vec::new()).await;
-    let (status, _, text) = answer.expect("the call in flight is answered");
+    let (status, head, text) = answer.expect("the call in flight is answered");
     assert_eq!(status, 200);
     assert!(
         text.contains("late") && text.contains("\"isError\":false"),
         "{text}"
+    );
+    assert!(
+        head.to_ascii_lowercase().contains("connection: close"),
+        "{head}"
     );
     let mut rest = [0u8; 16];
     let n = tokio::time::timeout(std::time::Duration::from_secs(5), idle.read(&mut rest))
@@ -959,4 +1004,36 @@ async fn sigterm_finishes_calls_in_flight_then_exits() {
     assert_eq!(n, 0);
     let status = gw.wait_exit(std::time::Duration::from_secs(5));
     assert!(status.is_some_and(|s| s.success()), "{status:?}");
+}
+
+/// `structuredContent` is the value that was checked against the output schema, on the fast
+/// path as on rmcp's: an answer that repeats a key (`{"id":"x","id":7}` parses as `{"id":7}`)
+/// is never passed on in its raw form, and both paths give the same JSON.
+#[tokio::test]
+async fn structured_content_is_the_checked_value_on_both_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("dup.yaml");
+    std::fs::write(
+        &spec,
+        "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /thing:\n    get:\n      operationId: getThing\n      responses:\n        '200':\n          description: ok\n          content:\n            application/json:\n              schema: {type: object, properties: {id: {type: integer}}, required: [id]}\n",
+    )
+    .unwrap();
+    let (url, _) = support::raw_backend(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 23\r\n\r\n{\"id\":\"x\",\"id\":7}      ",
+    )
+    .await;
+    let gw = Gateway::start(&api_config("t", &spec, &url, ""));
+    let mcp = gw.mcp("t");
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                      "params": {"name": "getThing", "arguments": {}}})
+    .to_string();
+    let v = [("mcp-protocol-version", "2025-11-25")];
+    let fast = mcp.post_raw(&body, &v).await;
+    let slow = mcp
+        .post_raw(&body, &[v[0], ("origin", "http://localhost:1")])
+        .await;
+    // Raw, a first-key-wins reader would see "x"; only the text content may carry it.
+    assert!(!fast.text.contains(r#"{"id":"x""#), "{}", fast.text);
+    assert_eq!(fast.json()["result"]["structuredContent"], json!({"id": 7}));
+    assert_eq!(fast.json(), slow.json());
 }

@@ -1,6 +1,6 @@
 //! HTTP/1.1 front door: plain `POST /mcp/{name}` requests the fast path answers are read,
 //! answered and written on the connection's own task; every other connection is handed, with
-//! the bytes already read, to axum and hyper, which serve it from then on.
+//! the bytes already read, to hyper serving the axum router, which serves it from then on.
 //!
 //! Why: measured with `bench/`, hyper's server loop, axum's router and the request/response
 //! types around them took about a third of the gateway's user-space time per `tools/call`,
@@ -8,98 +8,88 @@
 //! This module does only what a keep-alive JSON POST needs (`httparse` for the head, a
 //! `Content-Length` body, one write per answer) and declines anything else before acting on
 //! it: other methods and paths, `Transfer-Encoding`, `Expect`, `Upgrade`, `Connection`
-//! options, HTTP/1.0, oversized or malformed heads, HTTP/2, requests with an `Origin`, a
-//! missing or refused token, and every request the fast path itself declines. A declined
+//! options, HTTP/1.0, oversized or malformed heads, bodies over 64 KiB, HTTP/2, requests with
+//! an `Origin`, and every request the fast path itself declines. A refused token or scope is
+//! answered here with the router's own `401`/`403`, so it is checked once. A declined
 //! request has not been acted on (nothing went upstream), so hyper parses it again from the
 //! same bytes and answers it exactly as it would have without this module. Graceful shutdown
-//! stops the accept loop and lets each connection finish the request it is serving.
+//! stops the accept loop and lets each connection finish the request it is serving (answered
+//! with `connection: close`, by the front or by hyper), for at most 30 s.
 
 use std::io::{self, Write as _};
 use std::net::SocketAddr;
-use std::pin::Pin;
+use std::pin::{Pin, pin};
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
+use axum::Router;
+use axum::response::Response;
 use bytes::{Buf, BytesMut};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::AppState;
+use super::{AppState, FastAnswer};
 
 /// A request head larger than this is left to hyper (which answers 431).
 const MAX_HEAD: usize = 16 * 1024;
+/// Bodies the front reads itself; a larger one is left to hyper, so no connection holds more
+/// than this before its token is checked.
+const MAX_BODY: usize = 64 * 1024;
 /// As many header lines as the fast path will look at; more goes to hyper.
 const MAX_HEADERS: usize = 32;
 /// A request that has begun must arrive whole within this time, or the connection is closed.
 const REQUEST_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// After a shutdown signal, how long connections get to finish what they are serving.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// Buffers grown past this by one large request are given back afterwards.
+const KEEP_BUFFER: usize = 64 * 1024;
 
-/// A connection axum serves, starting with the bytes the front already read from it.
-pub struct Handed {
+/// A connection hyper serves, starting with the bytes the front already read from it.
+struct Handed {
     prefix: BytesMut,
     stream: TcpStream,
 }
 
-/// The listener axum serves: it accepts TCP connections, runs the front on each, and yields
-/// the connections the front hands over.
-pub struct Front {
-    tcp: TcpListener,
-    handed_tx: mpsc::Sender<(Handed, SocketAddr)>,
-    handed_rx: mpsc::Receiver<(Handed, SocketAddr)>,
-    state: AppState,
-    cancel: CancellationToken,
-    tracker: TaskTracker,
-}
-
-impl Front {
-    pub fn new(tcp: TcpListener, state: AppState, cancel: CancellationToken) -> Self {
-        let (handed_tx, handed_rx) = mpsc::channel(64);
-        Front {
-            tcp,
-            handed_tx,
-            handed_rx,
-            state,
-            cancel,
-            tracker: TaskTracker::new(),
-        }
-    }
-
-    /// The front's connection tasks: wait on it after axum's graceful shutdown.
-    pub fn tracker(&self) -> TaskTracker {
-        self.tracker.clone()
-    }
-}
-
-impl axum::serve::Listener for Front {
-    type Io = Handed;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Handed, SocketAddr) {
-        loop {
-            tokio::select! {
-                Some(handed) = self.handed_rx.recv() => return handed,
-                accepted = self.tcp.accept() => match accepted {
-                    Ok((stream, addr)) => {
-                        // Answers are written whole: no reason to let Nagle hold the last segment.
-                        let _ = stream.set_nodelay(true);
-                        self.tracker.spawn(connection(
-                            stream,
-                            addr,
-                            self.state.clone(),
-                            self.handed_tx.clone(),
-                            self.cancel.clone(),
-                        ));
-                    }
-                    Err(e) => accept_error(e).await,
-                },
+/// Accept connections until `cancel`, serving each with the front (and hyper when handed
+/// over); then let them finish what they are serving, for at most [`SHUTDOWN_GRACE`].
+pub async fn serve(tcp: TcpListener, state: AppState, router: Router, cancel: CancellationToken) {
+    let tracker = TaskTracker::new();
+    loop {
+        let accepted = tokio::select! {
+            a = tcp.accept() => a,
+            _ = cancel.cancelled() => break,
+        };
+        match accepted {
+            Ok((stream, addr)) => {
+                // Answers are written whole: no reason to let Nagle hold the last segment.
+                let _ = stream.set_nodelay(true);
+                tracker.spawn(connection(
+                    stream,
+                    addr,
+                    state.clone(),
+                    router.clone(),
+                    cancel.clone(),
+                ));
             }
+            Err(e) => accept_error(e).await,
         }
     }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.tcp.local_addr()
+    drop(tcp);
+    tracker.close();
+    if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            open = tracker.len(),
+            "connections still busy {} s after the shutdown signal: closing them",
+            SHUTDOWN_GRACE.as_secs()
+        );
     }
 }
 
@@ -117,15 +107,16 @@ async fn accept_error(e: io::Error) {
     tokio::time::sleep(Duration::from_secs(1)).await;
 }
 
-/// Where a request the front serves itself lies in the buffer, read whole.
-struct Ready {
+/// Where a request the front serves itself lies in the buffer.
+#[derive(Clone, Copy)]
+struct Head {
+    head_len: usize,
     /// Head and body.
     len: usize,
-    head_len: usize,
 }
 
 enum Parsed {
-    Ready(Ready),
+    Head(Head),
     /// Eligible so far; more bytes needed.
     Partial,
     /// Not for the front: hand the connection over.
@@ -136,18 +127,29 @@ async fn connection(
     mut stream: TcpStream,
     addr: SocketAddr,
     st: AppState,
-    handed: mpsc::Sender<(Handed, SocketAddr)>,
+    router: Router,
     cancel: CancellationToken,
 ) {
     let mut buf = BytesMut::with_capacity(4096);
     let mut out = Vec::with_capacity(1024);
+    let mut answered = false;
     loop {
-        let ready = loop {
+        // Read until one whole request is in `buf` (its head is parsed once).
+        let mut head = None;
+        let mut deadline = None;
+        let head = loop {
             if !buf.is_empty() {
-                match parse(&buf, st.max_request_bytes) {
-                    Parsed::Ready(r) => break Some(r),
-                    Parsed::Partial => {}
-                    Parsed::Decline => break None,
+                if head.is_none() {
+                    match parse(&buf, st.max_request_bytes.min(MAX_BODY)) {
+                        Parsed::Head(h) => head = Some(h),
+                        Parsed::Partial => {}
+                        Parsed::Decline => break None,
+                    }
+                }
+                if let Some(h) = head
+                    && buf.len() >= h.len
+                {
+                    break Some(h);
                 }
             }
             buf.reserve(4096);
@@ -158,7 +160,8 @@ async fn connection(
                     _ = cancel.cancelled() => return,
                 }
             } else {
-                match tokio::time::timeout(REQUEST_READ_TIMEOUT, stream.read_buf(&mut buf)).await {
+                let until = *deadline.get_or_insert_with(|| Instant::now() + REQUEST_READ_TIMEOUT);
+                match tokio::time::timeout_at(until, stream.read_buf(&mut buf)).await {
                     Ok(r) => r,
                     Err(_) => return,
                 }
@@ -168,45 +171,103 @@ async fn connection(
                 Ok(_) => {}
             }
         };
-        let Some(ready) = ready else { break };
+        let Some(head) = head else { break };
         // Parse the head again (no allocation, a few hundred nanoseconds) to borrow from it.
         let mut lines = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut req = httparse::Request::new(&mut lines);
-        let _ = req.parse(&buf[..ready.head_len]);
+        let _ = req.parse(&buf[..head.head_len]);
         let name = &req.path.unwrap_or_default()["/mcp/".len()..];
         let Some(headers) = crate::fastpath::Headers::from_lines(req.headers) else {
             break;
         };
-        let body = &buf[ready.head_len..ready.len];
-        let Some(answer) = super::fast_answer(&st, name, &headers, body).await else {
-            break;
-        };
-        write_answer(&mut out, &answer);
-        if stream.write_all(&out).await.is_err() {
+        let body = &buf[head.head_len..head.len];
+        // After a shutdown signal, answer what is in hand and say the connection ends (as
+        // hyper does), so the client does not take the close for a failure.
+        let answer = super::fast_answer(&st, name, &headers, body).await;
+        let close = cancel.is_cancelled();
+        match answer {
+            FastAnswer::Json(json) => write_answer(&mut out, &json, close),
+            FastAnswer::Refusal(resp) => write_response(&mut out, resp, close).await,
+            FastAnswer::Decline => break,
+        }
+        if stream.write_all(&out).await.is_err() || close {
+            let _ = stream.shutdown().await;
             return;
         }
-        buf.advance(ready.len);
+        answered = true;
+        buf.advance(head.len);
+        if out.capacity() > KEEP_BUFFER {
+            out = Vec::with_capacity(1024);
+        }
+        if buf.capacity() > KEEP_BUFFER && buf.len() < 4096 {
+            buf = BytesMut::from(&buf[..]);
+        }
     }
-    // Everything from the declined request on is hyper's to read.
+    // Everything from the declined request on is hyper's to read. After the front answered
+    // on this connection it can only be HTTP/1.1; before, hyper also sniffs for HTTP/2.
     tracing::trace!(%addr, "connection handed to hyper");
-    let _ = handed
-        .send((
-            Handed {
-                prefix: buf,
-                stream,
-            },
-            addr,
-        ))
-        .await;
+    let io = TokioIo::new(Handed {
+        prefix: buf,
+        stream,
+    });
+    let service = TowerToHyperService::new(router);
+    // Handed over after the shutdown signal: hyper answers this last request with
+    // `connection: close`, as it does for one it began itself.
+    let keep_alive = !cancel.is_cancelled();
+    if answered {
+        let conn = hyper::server::conn::http1::Builder::new()
+            .keep_alive(keep_alive)
+            .serve_connection(io, service)
+            .with_upgrades();
+        let mut conn = pin!(conn);
+        drive(conn.as_mut(), &cancel, |c| c.graceful_shutdown()).await;
+    } else {
+        let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+        builder.http1().keep_alive(keep_alive);
+        let conn = builder.serve_connection_with_upgrades(io, service);
+        let mut conn = pin!(conn);
+        drive(conn.as_mut(), &cancel, |c| c.graceful_shutdown()).await;
+    }
 }
 
-/// Read a request head; `Ready` only for a complete, plain keep-alive JSON POST to
-/// `/mcp/{name}` whose body has arrived too.
+/// Serve a hyper connection to its end; on shutdown, let it finish the request it has begun
+/// (hyper answers it with `connection: close`), as axum's own server does.
+async fn drive<C, T, E>(
+    mut conn: Pin<&mut C>,
+    cancel: &CancellationToken,
+    shutdown: impl FnOnce(Pin<&mut C>),
+) where
+    C: Future<Output = Result<T, E>>,
+    E: std::fmt::Display,
+{
+    let mut shutdown = Some(shutdown);
+    loop {
+        tokio::select! {
+            // The connection first: it reads the replayed request before a shutdown that is
+            // already under way can close it unread.
+            biased;
+            r = conn.as_mut() => {
+                if let Err(e) = r {
+                    tracing::trace!(error = %e, "connection ended");
+                }
+                return;
+            }
+            _ = cancel.cancelled(), if shutdown.is_some() => {
+                if let Some(f) = shutdown.take() {
+                    f(conn.as_mut());
+                }
+            }
+        }
+    }
+}
+
+/// Read a request head; `Head` only for a plain keep-alive JSON POST to `/mcp/{name}` with a
+/// body of at most `max_body` bytes.
 fn parse(buf: &[u8], max_body: usize) -> Parsed {
     let mut lines = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut lines);
     let head_len = match req.parse(buf) {
-        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Complete(n)) if n <= MAX_HEAD => n,
         Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD => return Parsed::Partial,
         _ => return Parsed::Decline,
     };
@@ -245,37 +306,69 @@ fn parse(buf: &[u8], max_body: usize) -> Parsed {
             return Parsed::Decline;
         }
     }
-    let Some(length) = length.filter(|l| *l <= max_body) else {
-        return Parsed::Decline;
-    };
-    if buf.len() < head_len + length {
-        return Parsed::Partial;
+    match length.filter(|l| *l <= max_body) {
+        Some(length) => Parsed::Head(Head {
+            head_len,
+            len: head_len + length,
+        }),
+        None => Parsed::Decline,
     }
-    Parsed::Ready(Ready {
-        len: head_len + length,
-        head_len,
-    })
 }
 
 /// `200 OK` with a JSON body, in hyper's header spelling.
-fn write_answer(out: &mut Vec<u8>, body: &[u8]) {
+fn write_answer(out: &mut Vec<u8>, body: &[u8], close: bool) {
     out.clear();
-    out.extend_from_slice(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ");
-    let _ = write!(out, "{}", body.len());
-    out.extend_from_slice(b"\r\ndate: ");
+    out.extend_from_slice(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n");
+    finish_head(out, body.len(), close);
+    out.extend_from_slice(body);
+}
+
+/// A whole (in-memory) answer from the router's own code, such as a `401` challenge, written
+/// as hyper would write it.
+async fn write_response(out: &mut Vec<u8>, resp: Response, close: bool) {
+    let (parts, body) = resp.into_parts();
+    let body = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    out.clear();
+    let _ = write!(
+        out,
+        "HTTP/1.1 {} {}\r\n",
+        parts.status.as_str(),
+        parts.status.canonical_reason().unwrap_or("")
+    );
+    for (name, value) in &parts.headers {
+        if name == http::header::CONTENT_LENGTH || name == http::header::CONNECTION {
+            continue;
+        }
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    finish_head(out, body.len(), close);
+    out.extend_from_slice(&body);
+}
+
+/// `content-length`, `connection: close` when the connection ends, `date`, the blank line.
+fn finish_head(out: &mut Vec<u8>, len: usize, close: bool) {
+    let _ = write!(out, "content-length: {len}\r\n");
+    if close {
+        out.extend_from_slice(b"connection: close\r\n");
+    }
+    out.extend_from_slice(b"date: ");
     DATE.with(|d| {
         let mut d = d.borrow_mut();
         let now = SystemTime::now();
         let secs = now
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        if d.0 != secs {
+        if d.0 != secs || d.1.is_empty() {
             *d = (secs, httpdate::fmt_http_date(now));
         }
         out.extend_from_slice(d.1.as_bytes());
     });
     out.extend_from_slice(b"\r\n\r\n");
-    out.extend_from_slice(body);
 }
 
 thread_local! {
