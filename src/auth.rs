@@ -389,7 +389,7 @@ pub fn bearer(authorization: Option<&[u8]>) -> Result<&str, AuthError> {
     };
     let v = std::str::from_utf8(v)
         .ok()
-        .filter(|v| v.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b)))
+        .filter(|v| crate::fastpath::is_visible_ascii(v.as_bytes()))
         .ok_or_else(|| AuthError::Invalid("the Authorization header is not ASCII".into()))?;
     let (scheme, token) = v.split_once(' ').unwrap_or((v, ""));
     if !scheme.eq_ignore_ascii_case("bearer") {

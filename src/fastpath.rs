@@ -118,6 +118,11 @@ impl<'a> Headers<'a> {
     }
 }
 
+/// What `HeaderValue::to_str` accepts: visible ASCII, spaces and tabs.
+pub fn is_visible_ascii(v: &[u8]) -> bool {
+    v.iter().all(|b| *b == b'\t' || (b' '..=b'~').contains(b))
+}
+
 /// A header value without the optional whitespace around it (as hyper stores it).
 fn trim(v: &[u8]) -> &[u8] {
     v.trim_ascii()

@@ -409,7 +409,7 @@ fn accepts<'a>(values: impl Iterator<Item = &'a [u8]>) -> (bool, bool) {
     let (mut json, mut sse, mut any) = (false, false, false);
     for v in values {
         // As `HeaderValue::to_str`: a value that is not visible ASCII is ignored.
-        if !v.iter().all(|b| *b == b'\t' || (b' '..=b'~').contains(b)) {
+        if !crate::fastpath::is_visible_ascii(v) {
             continue;
         }
         any = true;
