@@ -110,7 +110,8 @@ impl<'a> Headers<'a> {
                 h.session |= n.eq_ignore_ascii_case("mcp-session-id");
                 continue;
             };
-            if slot.replace(trim(line.value)).is_some() {
+            // Without the optional whitespace around the value, as hyper stores it.
+            if slot.replace(line.value.trim_ascii()).is_some() {
                 return None;
             }
         }
@@ -123,18 +124,13 @@ pub fn is_visible_ascii(v: &[u8]) -> bool {
     v.iter().all(|b| *b == b'\t' || (b' '..=b'~').contains(b))
 }
 
-/// A header value without the optional whitespace around it (as hyper stores it).
-fn trim(v: &[u8]) -> &[u8] {
-    v.trim_ascii()
-}
-
 /// The revision a request speaks, when its headers let the fast path serve it at all (no
 /// `Origin`, no session, JSON, a literally allowed `Host`, a known `MCP-Protocol-Version`).
 /// Cheap: callers check it before anything costly, such as a token.
 pub fn eligible(headers: &Headers<'_>, allowed_hosts: &[String]) -> Option<Revision> {
     if headers.origin
         || headers.session
-        || !is_json(headers.content_type)
+        || !is_application_json(headers.content_type)
         || !host_allowed(headers.host, allowed_hosts)
     {
         return None;
@@ -231,7 +227,8 @@ pub async fn try_serve(
     Some(out)
 }
 
-fn is_json(ct: Option<&[u8]>) -> bool {
+/// A request `Content-Type` of exactly `application/json` (any parameters), as rmcp requires.
+fn is_application_json(ct: Option<&[u8]>) -> bool {
     ct.map(|v| {
         v.split(|b| *b == b';')
             .next()

@@ -67,7 +67,7 @@ pub struct Upstream {
 /// An upstream answer, read whole (up to the size cap).
 pub struct Answer {
     pub status: reqwest::StatusCode,
-    /// The answer says it is JSON (`application/json`, `+json`).
+    /// The answer's media type names JSON ([`h1::is_json`]).
     pub is_json: bool,
     pub body: Bytes,
 }
@@ -392,7 +392,7 @@ fn expand(template: &str, values: &[(&str, String)], out: &mut String) {
 const EXCERPT: usize = 1000;
 
 /// What a tool call came to, before it is written as an MCP result: rmcp's path turns it into a
-/// [`CallToolResult`], the fast path writes the same JSON straight from the answer's bytes.
+/// [`CallToolResult`], the fast path writes the same JSON directly ([`Outcome::write_json`]).
 pub enum Outcome {
     /// A 2xx answer: its body is the text content; `structured` is the same body parsed,
     /// when it is a JSON object matching the tool's output schema.

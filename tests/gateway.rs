@@ -793,16 +793,21 @@ async fn read_answer(
     }
 }
 
-fn call_request(id: u32, extra_headers: &str) -> String {
-    let body = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
-                      "params": {"name": "getStatus", "arguments": {"code": 200}}})
-    .to_string();
+/// A raw HTTP/1.1 `POST /mcp/echo` of `body` (JSON-RPC), with `Content-Length`.
+fn raw_post(body: &Value, extra_headers: &str) -> String {
+    let body = body.to_string();
     format!(
         "POST /mcp/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
          Accept: application/json, text/event-stream\r\nMCP-Protocol-Version: 2025-11-25\r\n\
          {extra_headers}Content-Length: {}\r\n\r\n{body}",
         body.len()
     )
+}
+
+fn call_request(id: u32, extra_headers: &str) -> String {
+    let body = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                      "params": {"name": "getStatus", "arguments": {"code": 200}}});
+    raw_post(&body, extra_headers)
 }
 
 /// The HTTP/1 front (`server::front`) as a raw client sees it: pipelined requests answered in
@@ -904,13 +909,10 @@ async fn http1_front_pipelining_partial_reads_and_handover() {
 
     // A body over the front's 64 KiB is read by hyper, and answered the same.
     let pad = "x".repeat(70 * 1024);
-    let body = json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call",
-                      "params": {"name": "getStatus", "arguments": {"code": 200}, "_meta": {"pad": pad}}})
-    .to_string();
-    let big = format!(
-        "POST /mcp/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
-         MCP-Protocol-Version: 2025-11-25\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
+    let big = raw_post(
+        &json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call",
+                "params": {"name": "getStatus", "arguments": {"code": 200}, "_meta": {"pad": pad}}}),
+        "",
     );
     let mut s = connect().await.unwrap();
     s.write_all(big.as_bytes()).await.unwrap();
@@ -957,13 +959,10 @@ async fn sigterm_finishes_calls_in_flight_then_exits() {
         200
     );
 
-    let body = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
-                      "params": {"name": "slow", "arguments": {}}})
-    .to_string();
-    let slow = format!(
-        "POST /mcp/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
-         MCP-Protocol-Version: 2025-11-25\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
+    let slow = raw_post(
+        &json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                "params": {"name": "slow", "arguments": {}}}),
+        "",
     );
     let mut busy = tokio::net::TcpStream::connect(&addr).await.unwrap();
     busy.write_all(slow.as_bytes()).await.unwrap();
