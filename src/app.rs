@@ -73,12 +73,15 @@ pub async fn serve(mut cfg: Config, cancel: CancellationToken) -> anyhow::Result
         live: Arc::new(ArcSwap::from_pointee(snapshot)),
         max_request_bytes: cfg.server.max_request_bytes,
     };
-    tracing::info!(%addr, ready_ms = started.elapsed().as_millis() as u64, "rest2mcp ready");
+    let threads = cfg.server.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    tracing::info!(%addr, threads, ready_ms = started.elapsed().as_millis() as u64, "rest2mcp ready");
     println!("ready on http://{host}");
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
     // Plain fast-path requests are answered by the front; it hands every other connection
     // to hyper serving the router (see server::front).
-    crate::server::front::serve(listener, state.clone(), router(state), cancel).await;
+    crate::server::front::serve(listener, state.clone(), router(state), cancel, threads).await?;
     Ok(())
 }

@@ -59,6 +59,9 @@ pub struct ServerConfig {
     /// Public base URL clients use, e.g. `https://mcp.example.com`: each endpoint's OAuth
     /// resource identifier is `{public_url}/mcp/{name}`. Default: `http://{listen address}`.
     pub public_url: Option<String>,
+    /// Threads serving connections, each with its own event loop and upstream connections
+    /// (as nginx workers). Default: one per CPU this process may use.
+    pub threads: Option<usize>,
 }
 
 impl Default for ServerConfig {
@@ -74,6 +77,7 @@ impl Default for ServerConfig {
             page_size: 100,
             max_output_schema_bytes: 32 * 1024,
             public_url: None,
+            threads: None,
         }
     }
 }
@@ -460,6 +464,11 @@ impl Config {
         if self.server.page_size == 0 {
             return Err(ConfigError::Invalid(
                 "server.page_size must be at least 1".into(),
+            ));
+        }
+        if self.server.threads == Some(0) {
+            return Err(ConfigError::Invalid(
+                "server.threads must be at least 1 (leave it out for one per CPU)".into(),
             ));
         }
         Ok(())

@@ -1036,3 +1036,63 @@ async fn structured_content_is_the_checked_value_on_both_paths() {
     assert_eq!(fast.json()["result"]["structuredContent"], json!({"id": 7}));
     assert_eq!(fast.json(), slow.json());
 }
+
+/// Each worker thread serves many connections at once: with `server.threads: 1`, a call
+/// waiting on a slow backend holds up no other connection, and the slow call is answered in
+/// full afterwards. `threads: 0` is refused with a clear error.
+#[tokio::test]
+async fn one_worker_thread_serves_connections_concurrently() {
+    use tokio::io::AsyncWriteExt;
+    let backend = Backend::start().await;
+    let cfg = format!(
+        "server:\n  threads: 1\nupstream:\n  timeout_ms: 8000\n{}",
+        api_config("echo", &fixture("echo.yaml"), &backend.url, "")
+    );
+    let gw = Gateway::start(&cfg);
+    let addr = gw.base.trim_start_matches("http://").to_string();
+    let mut busy = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let slow = raw_post(
+        &json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                "params": {"name": "slow", "arguments": {}}}),
+        "",
+    );
+    busy.write_all(slow.as_bytes()).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // The backend takes 3 s for /slow: these calls, on other connections, come first.
+    let mcp = gw.mcp("echo");
+    for code in [200, 201, 202] {
+        let r = mcp.call("getStatus", json!({"code": code})).await;
+        assert!(!is_error(&r), "{r}");
+    }
+    let mut probe = [0u8; 1];
+    assert!(
+        matches!(busy.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the slow call is still in progress"
+    );
+    let (status, _, text) = read_answer(&mut busy, &mut Vec::new())
+        .await
+        .expect("the slow call is answered");
+    assert_eq!(status, 200);
+    assert!(
+        text.contains("late") && text.contains("\"isError\":false"),
+        "{text}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("c.yaml");
+    std::fs::write(
+        &bad,
+        format!(
+            "server:\n  threads: 0\n{}",
+            api_config("echo", &fixture("echo.yaml"), &backend.url, "")
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(support::bin())
+        .args(["serve", "--config", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("server.threads must be at least 1"), "{err}");
+}

@@ -19,6 +19,8 @@
 use std::io::{self, Write as _};
 use std::net::SocketAddr;
 use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
@@ -29,9 +31,11 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tokio_util::task::task_tracker::TaskTrackerToken;
 
 use super::{AppState, FastAnswer};
 
@@ -55,31 +59,112 @@ struct Handed {
     stream: TcpStream,
 }
 
-/// Accept connections until `cancel`, serving each with the front (and hyper when handed
-/// over); then let them finish what they are serving, for at most [`SHUTDOWN_GRACE`].
-pub async fn serve(tcp: TcpListener, state: AppState, router: Router, cancel: CancellationToken) {
+/// A connection on its way from the acceptor to a worker thread.
+struct Accepted {
+    stream: std::net::TcpStream,
+    addr: SocketAddr,
+    open: Open,
+}
+
+/// Counts a connection for its worker (least-loaded placement) and for the shutdown grace,
+/// until it ends, however it ends.
+struct Open {
+    count: Arc<AtomicUsize>,
+    _tracked: TaskTrackerToken,
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.count.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// One worker thread: a single-threaded runtime serving the connections it is given.
+struct Worker {
+    tx: mpsc::UnboundedSender<Accepted>,
+    open: Arc<AtomicUsize>,
+}
+
+/// Accept connections until `cancel`, giving each to the least busy of `threads` worker
+/// threads, which serve it with the front (and hyper when handed over); then let them finish
+/// what they are serving, for at most [`SHUTDOWN_GRACE`].
+///
+/// Why worker threads, each with its own single-threaded runtime, rather than tokio's
+/// work-stealing pool: a call is a few short steps on one connection and one upstream
+/// connection; measured with `bench/`, keeping both on one thread (the upstream pool keeps
+/// idle connections per thread, see `upstream::h1`) spares the cross-thread wake-ups and
+/// context switches the shared pool costs per call. This is nginx's and Envoy's model. A long
+/// CPU-bound request would delay the other connections of its thread; no request here does
+/// more than parse, validate and copy its own bytes.
+pub async fn serve(
+    tcp: TcpListener,
+    state: AppState,
+    router: Router,
+    cancel: CancellationToken,
+    threads: usize,
+) -> io::Result<()> {
     let tracker = TaskTracker::new();
+    // Ends the worker threads once their connections are done (or the grace is over).
+    let stop = CancellationToken::new();
+    let mut workers = Vec::with_capacity(threads);
+    for i in 0..threads {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (state, router, cancel, stop) =
+            (state.clone(), router.clone(), cancel.clone(), stop.clone());
+        std::thread::Builder::new()
+            .name(format!("rest2mcp-worker-{i}"))
+            .spawn(move || {
+                crate::upstream::h1::set_worker(i);
+                rt.block_on(worker(rx, state, router, cancel, stop));
+                rt.shutdown_background();
+            })?;
+        workers.push(Worker {
+            tx,
+            open: Arc::default(),
+        });
+    }
+    let mut next = 0;
     loop {
         let accepted = tokio::select! {
             a = tcp.accept() => a,
             _ = cancel.cancelled() => break,
         };
-        match accepted {
-            Ok((stream, addr)) => {
-                // Answers are written whole: no reason to let Nagle hold the last segment.
-                let _ = stream.set_nodelay(true);
-                tracker.spawn(connection(
-                    stream,
-                    addr,
-                    state.clone(),
-                    router.clone(),
-                    cancel.clone(),
-                ));
+        let (stream, addr) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                accept_error(e).await;
+                continue;
             }
-            Err(e) => accept_error(e).await,
+        };
+        // Answers are written whole: no reason to let Nagle hold the last segment.
+        let _ = stream.set_nodelay(true);
+        let stream = match stream.into_std() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(%addr, error = %e, "cannot hand a connection to a worker");
+                continue;
+            }
+        };
+        // The worker with the fewest open connections, taking turns among equals.
+        let w = (0..threads)
+            .map(|k| &workers[(next + k) % threads])
+            .min_by_key(|w| w.open.load(Ordering::Relaxed))
+            .expect("at least one worker");
+        next = (next + 1) % threads;
+        w.open.fetch_add(1, Ordering::Relaxed);
+        let open = Open {
+            count: w.open.clone(),
+            _tracked: tracker.token(),
+        };
+        if w.tx.send(Accepted { stream, addr, open }).is_err() {
+            tracing::error!(%addr, "a worker thread is gone: connection dropped");
         }
     }
     drop(tcp);
+    drop(workers);
     tracker.close();
     if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())
         .await
@@ -91,6 +176,32 @@ pub async fn serve(tcp: TcpListener, state: AppState, router: Router, cancel: Ca
             SHUTDOWN_GRACE.as_secs()
         );
     }
+    stop.cancel();
+    Ok(())
+}
+
+/// A worker thread's loop: serve each connection it is given on its own task; once the
+/// acceptor is done, keep serving them until `stop`.
+async fn worker(
+    mut rx: mpsc::UnboundedReceiver<Accepted>,
+    state: AppState,
+    router: Router,
+    cancel: CancellationToken,
+    stop: CancellationToken,
+) {
+    while let Some(Accepted { stream, addr, open }) = rx.recv().await {
+        match TcpStream::from_std(stream) {
+            Ok(stream) => {
+                let c = connection(stream, addr, state.clone(), router.clone(), cancel.clone());
+                tokio::spawn(async move {
+                    c.await;
+                    drop(open);
+                });
+            }
+            Err(e) => tracing::warn!(%addr, error = %e, "cannot register a connection"),
+        }
+    }
+    stop.cancelled().await;
 }
 
 /// As axum does: a per-connection error is nothing; anything else (out of file descriptors)

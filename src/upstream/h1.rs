@@ -49,15 +49,35 @@ struct Conn {
 /// Keep-alive connections to one `host:port`.
 pub struct Pool {
     authority: String,
-    idle: Mutex<Vec<Conn>>,
+    /// Idle connections per worker thread (slot 0 for any other thread): a connection is
+    /// reused by the thread whose event loop it is registered with, so its wake-ups stay on
+    /// that thread.
+    idle: Box<[Mutex<Vec<Conn>>]>,
     max_idle_conns: usize,
+}
+
+/// Idle lists per pool; worker threads beyond `SLOTS - 1` share lists (which still works,
+/// with wake-ups crossing threads).
+const SLOTS: usize = 16;
+
+thread_local! {
+    static SLOT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Mark the calling thread as worker `i` (`server::front`): it gets its own idle connections.
+pub fn set_worker(i: usize) {
+    SLOT.with(|s| s.set(1 + i % (SLOTS - 1)));
+}
+
+fn slot() -> usize {
+    SLOT.with(|s| s.get())
 }
 
 impl Pool {
     pub fn new(authority: String) -> Self {
         Pool {
             authority,
-            idle: Mutex::new(Vec::new()),
+            idle: (0..SLOTS).map(|_| Mutex::new(Vec::new())).collect(),
             max_idle_conns: 256,
         }
     }
@@ -66,7 +86,7 @@ impl Pool {
     /// connection is first checked for a close the server already sent (one non-blocking read).
     fn take(&self, check_open: bool) -> Option<Conn> {
         loop {
-            let c = self.idle.lock().expect("pool lock").pop()?;
+            let c = self.idle[slot()].lock().expect("pool lock").pop()?;
             if c.idle_since.elapsed() >= MAX_IDLE {
                 continue;
             }
@@ -88,7 +108,7 @@ impl Pool {
 
     fn put(&self, mut c: Conn) {
         c.idle_since = Instant::now();
-        let mut idle = self.idle.lock().expect("pool lock");
+        let mut idle = self.idle[slot()].lock().expect("pool lock");
         if idle.len() < self.max_idle_conns {
             idle.push(c);
         }
