@@ -1096,3 +1096,60 @@ async fn one_worker_thread_serves_connections_concurrently() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("server.threads must be at least 1"), "{err}");
 }
+
+/// A client that hangs up while its call waits on the backend stops the call: the gateway
+/// closes its upstream connection at once instead of waiting out the backend (as hyper does
+/// for the requests it serves).
+#[tokio::test]
+async fn a_client_that_hangs_up_stops_its_call() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // A backend that never answers and reports whether the gateway closed the connection
+    // within 5 s of sending its request.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (events, mut seen) = tokio::sync::mpsc::unbounded_channel::<&'static str>();
+    tokio::spawn(async move {
+        loop {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let events = events.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let _ = events.send("request");
+                let wait = std::time::Duration::from_secs(5);
+                let _ = events.send(match tokio::time::timeout(wait, s.read(&mut chunk)).await {
+                    Ok(Ok(0) | Err(_)) => "closed",
+                    Ok(Ok(_)) => "more bytes",
+                    Err(_) => "held",
+                });
+            });
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = format!(
+        "upstream:\n  timeout_ms: 8000\n{}",
+        api_config("echo", &support::thing_spec(dir.path()), &url, "")
+    );
+    let gw = Gateway::start(&cfg);
+    let addr = gw.base.trim_start_matches("http://").to_string();
+    let mut client = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                      "params": {"name": "getThing", "arguments": {}}});
+    client
+        .write_all(raw_post(&call, "").as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(seen.recv().await, Some("request"));
+    drop(client);
+    assert_eq!(
+        seen.recv().await,
+        Some("closed"),
+        "the upstream call ends when its client hangs up"
+    );
+}

@@ -292,9 +292,15 @@ async fn connection(
             break;
         };
         let body = &buf[head.head_len..head.len];
+        // With a pipelined request already read there is nothing to watch (as in hyper).
+        let watch = buf.len() == head.len;
+        let work = super::fast_answer(&st, name, &headers, body);
+        let Some(answer) = unless_hung_up(&stream, watch, work).await else {
+            tracing::debug!(%addr, "client closed the connection during its call: call dropped");
+            return;
+        };
         // After a shutdown signal, answer what is in hand and say the connection ends (as
         // hyper does), so the client does not take the close for a failure.
-        let answer = super::fast_answer(&st, name, &headers, body).await;
         let close = cancel.is_cancelled();
         match answer {
             FastAnswer::Json(json) => write_answer(&mut out, &json, close),
@@ -338,6 +344,31 @@ async fn connection(
         let conn = builder.serve_connection_with_upgrades(io, service);
         let mut conn = pin!(conn);
         drive(conn.as_mut(), &cancel, |c| c.graceful_shutdown()).await;
+    }
+}
+
+/// `work`'s output, or `None` as soon as the client closes the connection (or it fails)
+/// first: a client that hung up gets nothing, so its call is dropped, upstream exchange and
+/// all, as hyper drops a handler whose connection closes. Bytes of a pipelined next request
+/// end the watch (they stay unread in the socket until their turn).
+async fn unless_hung_up<T>(
+    stream: &TcpStream,
+    mut watch: bool,
+    work: impl Future<Output = T>,
+) -> Option<T> {
+    let mut work = pin!(work);
+    loop {
+        let mut probe = [0u8; 1];
+        tokio::select! {
+            biased;
+            out = work.as_mut() => return Some(out),
+            peeked = std::future::poll_fn(|cx| stream.poll_peek(cx, &mut ReadBuf::new(&mut probe))), if watch => {
+                match peeked {
+                    Ok(0) | Err(_) => return None,
+                    Ok(_) => watch = false,
+                }
+            }
+        }
     }
 }
 
