@@ -21,7 +21,10 @@ fn main() -> std::process::ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
+        // Connections are served by their own worker threads (server::front); this runtime
+        // runs the accept loop, signals and background refreshes.
         Command::Serve(args) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
             .enable_all()
             .build()
             .map_err(anyhow::Error::from)
