@@ -579,19 +579,6 @@ async fn command_line_flags_protect_a_single_spec() {
     assert_eq!(a.jwks_fetches(), 0, "keys came from the --jwks file");
 }
 
-/// `rest2mcp serve` on `config`, expected to refuse it: its stderr.
-fn refused(config: &str) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("c.yaml");
-    std::fs::write(&path, format!("listen: 127.0.0.1:0\n{config}")).unwrap();
-    let out = std::process::Command::new(support::bin())
-        .args(["serve", "--config", path.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(!out.status.success(), "started on a bad config");
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 #[tokio::test]
 async fn bad_auth_config_is_a_clear_error_at_load() {
     let spec = fixture("../../specs/petstore.yaml");
@@ -601,26 +588,26 @@ async fn bad_auth_config_is_a_clear_error_at_load() {
             spec.display()
         )
     };
-    let e = refused(&api("      headers: {X-Dept: '{{department}}'}\n"));
+    let e = support::refused(&api("      headers: {X-Dept: '{{department}}'}\n"));
     assert!(
         e.contains("claim `department`") && e.contains("claims"),
         "{e}"
     );
-    let e = refused(&api("      headers: {X-Id: '{{#if sub}}'}\n"));
+    let e = support::refused(&api("      headers: {X-Id: '{{#if sub}}'}\n"));
     assert!(e.contains("X-Id") && e.contains("does not compile"), "{e}");
-    let e = refused(&api(
+    let e = support::refused(&api(
         "      credential: {mode: api_key, header: X-Key, value: {env: REST2MCP_TEST_UNSET_VAR}}\n",
     ));
     assert!(
         e.contains("REST2MCP_TEST_UNSET_VAR") && e.contains("not set"),
         "{e}"
     );
-    let e = refused(&format!(
+    let e = support::refused(&format!(
         "auth:\n  issuers: [{{issuer: 'https://idp.example.com', algorithms: [HS256]}}]\napis:\n  - name: p\n    spec: {}\n    base_url: http://127.0.0.1:9\n",
         spec.display()
     ));
     assert!(e.contains("HS256") && e.contains("symmetric"), "{e}");
-    let e = refused(&format!(
+    let e = support::refused(&format!(
         "apis:\n  - name: p\n    spec: {}\n    base_url: http://127.0.0.1:9\n    downstream:\n      headers: {{X-Id: '{{{{sub}}}}'}}\n",
         spec.display()
     ));

@@ -1078,22 +1078,10 @@ async fn one_worker_thread_serves_connections_concurrently() {
         "{text}"
     );
 
-    let dir = tempfile::tempdir().unwrap();
-    let bad = dir.path().join("c.yaml");
-    std::fs::write(
-        &bad,
-        format!(
-            "server:\n  threads: 0\n{}",
-            api_config("echo", &fixture("echo.yaml"), &backend.url, "")
-        ),
-    )
-    .unwrap();
-    let out = std::process::Command::new(support::bin())
-        .args(["serve", "--config", bad.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = support::refused(&format!(
+        "server:\n  threads: 0\n{}",
+        api_config("echo", &fixture("echo.yaml"), &backend.url, "")
+    ));
     assert!(err.contains("server.threads must be at least 1"), "{err}");
 }
 
@@ -1113,15 +1101,11 @@ async fn a_client_that_hangs_up_stops_its_call() {
             let (mut s, _) = listener.accept().await.unwrap();
             let events = events.clone();
             tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match s.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
+                if !support::read_head(&mut s).await {
+                    return;
                 }
                 let _ = events.send("request");
+                let mut chunk = [0u8; 16];
                 let wait = std::time::Duration::from_secs(5);
                 let _ = events.send(match tokio::time::timeout(wait, s.read(&mut chunk)).await {
                     Ok(Ok(0) | Err(_)) => "closed",

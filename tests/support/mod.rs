@@ -358,10 +358,37 @@ pub fn github_spec() -> PathBuf {
     spec
 }
 
+/// `rest2mcp serve` on `config`, expected to refuse it: its stderr.
+pub fn refused(config: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.yaml");
+    std::fs::write(&path, format!("listen: 127.0.0.1:0\n{config}")).unwrap();
+    let out = std::process::Command::new(bin())
+        .args(["serve", "--config", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "started on a bad config");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Read from `s` until a whole request head is in; `false` if the connection ended first.
+pub async fn read_head(s: &mut tokio::net::TcpStream) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        match s.read(&mut chunk).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    true
+}
+
 /// A raw TCP backend for HTTP edge cases: each connection reads one request head and gets
 /// `answer` verbatim, then the socket is closed (whatever the answer's headers promised).
 pub async fn raw_backend(answer: &'static str) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let conns = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -371,13 +398,8 @@ pub async fn raw_backend(answer: &'static str) -> (String, Arc<std::sync::atomic
             let (mut s, _) = listener.accept().await.unwrap();
             counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match s.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
+                if !read_head(&mut s).await {
+                    return;
                 }
                 let _ = s.write_all(answer.as_bytes()).await;
                 let _ = s.shutdown().await;
