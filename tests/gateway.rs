@@ -745,6 +745,16 @@ async fn plain_http_upstream_edge_cases() {
     let r = gw.mcp("t").call("getThing", json!({})).await;
     assert!(is_error(&r) && text(&r).contains("301"), "{r}");
 
+    // A signed length is no length (RFC 9110: digits only): the answer is refused, never
+    // framed by a guess.
+    let (url, _) = support::raw_backend(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: +7\r\n\r\n{\"a\":1}",
+    )
+    .await;
+    let gw = Gateway::start(&api_config("t", &spec, &url, ""));
+    let r = gw.mcp("t").call("getThing", json!({})).await;
+    assert!(is_error(&r) && text(&r).contains("Content-Length"), "{r}");
+
     // Garbage instead of HTTP.
     let (url, _) = support::raw_backend("SSH-2.0-OpenSSH\r\n\r\n").await;
     let gw = Gateway::start(&api_config("t", &spec, &url, ""));

@@ -40,7 +40,7 @@ pub enum EncodeError {
 }
 
 pub fn enc(s: &str) -> String {
-    utf8_percent_encode(s, STRICT).to_string()
+    utf8_percent_encode(s, STRICT).collect()
 }
 
 /// A scalar as it appears in a URL or header (before encoding).
@@ -101,11 +101,12 @@ pub fn path_value(p: &Parameter, v: &Value) -> Result<String, EncodeError> {
             if s == "." || s == ".." {
                 return Err(EncodeError::DotSegment(p.name.clone()));
             }
+            let mut out = prefix;
             if named {
-                format!("{prefix}={}", enc(&s))
-            } else {
-                format!("{prefix}{}", enc(&s))
+                out.push('=');
             }
+            out.extend(utf8_percent_encode(&s, STRICT));
+            out
         }
     };
     Ok(out)

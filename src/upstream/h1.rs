@@ -216,20 +216,21 @@ async fn exchange(
                 let mut length = None;
                 let mut chunked = false;
                 let mut close = resp.version == Some(0);
+                // Only the four headers framing and the result need, read as bytes.
                 for h in resp.headers.iter() {
-                    let v = std::str::from_utf8(h.value).unwrap_or("").trim();
+                    let v = h.value.trim_ascii();
                     if h.name.eq_ignore_ascii_case("content-length") {
-                        length = Some(v.parse::<usize>().map_err(|_| {
+                        length = Some(parse_length(v).ok_or_else(|| {
                             Attempt::Failed(H1Error::Malformed("bad Content-Length".into()))
                         })?);
                     } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-                        chunked = v.to_ascii_lowercase().ends_with("chunked");
+                        chunked = ends_with_ignore_case(v, b"chunked");
                     } else if h.name.eq_ignore_ascii_case("connection") {
-                        let v = v.to_ascii_lowercase();
-                        close |= v.contains("close");
-                        close &= !(resp.version == Some(0) && v.contains("keep-alive"));
+                        close |= contains_ignore_case(v, b"close");
+                        close &=
+                            !(resp.version == Some(0) && contains_ignore_case(v, b"keep-alive"));
                     } else if h.name.eq_ignore_ascii_case("content-type") {
-                        is_json = self::is_json(v.as_bytes());
+                        is_json = self::is_json(v);
                     }
                 }
                 let framing = if head {
@@ -297,6 +298,23 @@ async fn exchange(
 
 /// A `Content-Type` that says JSON (`application/json`, `application/problem+json`,
 /// `text/json`, ...): its media type names `json`.
+/// A `Content-Length` value: ASCII digits only (no sign, no spaces), as RFC 9110 has it.
+fn parse_length(v: &[u8]) -> Option<usize> {
+    if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(v).ok()?.parse().ok()
+}
+
+fn contains_ignore_case(v: &[u8], needle: &[u8]) -> bool {
+    v.windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+fn ends_with_ignore_case(v: &[u8], suffix: &[u8]) -> bool {
+    v.len() >= suffix.len() && v[v.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+}
+
 pub fn is_json(content_type: &[u8]) -> bool {
     content_type
         .split(|b| *b == b';')
