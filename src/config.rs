@@ -104,7 +104,7 @@ impl Default for UpstreamConfig {
 }
 
 /// One exposed API: a spec, a backend and the selection of operations.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiConfig {
     /// Served at `/mcp/{name}`.
@@ -123,6 +123,12 @@ pub struct ApiConfig {
     /// Per-tool overrides keyed by operationId (or by the generated tool name).
     #[serde(default)]
     pub tools: BTreeMap<String, ToolOverride>,
+    /// Advertise each tool's `outputSchema` (from its JSON 2xx response) and return the answers
+    /// that match it as `structuredContent` too. `false` for backends whose answers often stray
+    /// from their spec: some clients (the MCP TypeScript SDK) refuse a result that has no
+    /// `structuredContent` when the tool declares an output schema.
+    #[serde(default = "yes")]
+    pub output_schemas: bool,
     /// Protection of this endpoint (when `auth.issuers` is not empty).
     #[serde(default)]
     pub auth: ApiAuthConfig,
@@ -140,6 +146,29 @@ pub struct ToolOverride {
     pub title: Option<String>,
     /// Scopes a caller needs for this tool (replaces the operation's own `security` scopes).
     pub scopes: Option<Vec<String>>,
+    /// Overrides the API's `output_schemas` for this tool.
+    pub output_schema: Option<bool>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// What a config entry that names only `name` and `spec` means (as `serve --spec` builds it).
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            spec: PathBuf::new(),
+            base_url: None,
+            include: Vec::new(),
+            exclude: Vec::new(),
+            tools: BTreeMap::new(),
+            output_schemas: true,
+            auth: ApiAuthConfig::default(),
+            downstream: DownstreamConfig::default(),
+        }
+    }
 }
 
 /// Token issuers the gateway trusts, shared by every API.

@@ -298,12 +298,15 @@ pub fn map_api_with<T>(
         let r = &mut report[i];
         r.tool = Some(final_name.clone());
         r.notes = notes;
+        let with_output = over
+            .and_then(|o| o.output_schema)
+            .unwrap_or(api.output_schemas);
         let mut tool = build_tool(
             op,
             final_name,
             over,
             &mut r.notes,
-            max_output_schema_bytes,
+            with_output.then_some(max_output_schema_bytes),
             &owned_headers,
         );
         tool.scopes = tool_scopes(op, over, &api.auth.default_tool_scopes);
@@ -324,11 +327,13 @@ fn build_tool(
     name: String,
     over: Option<&ToolOverride>,
     notes: &mut Vec<String>,
-    max_output_schema_bytes: usize,
+    // `None`: output schemas are off for this tool (config).
+    max_output_schema_bytes: Option<usize>,
     owned_headers: &[String],
 ) -> MappedTool {
     let (input_schema, bindings) = input_schema(op, notes, owned_headers);
     let output_schema = op.output_schema.as_ref().and_then(|s| {
+        let max_output_schema_bytes = max_output_schema_bytes?;
         // MCP requires structuredContent to be an object: only object schemas qualify.
         let is_object = s.get("type") == Some(&Value::String("object".into()))
             || s.get("$ref").is_some_and(|r| {

@@ -214,6 +214,41 @@ async fn structured_content_only_when_the_answer_matches_the_output_schema() {
     assert!(text(&bad).contains("not-a-number"));
 }
 
+/// `output_schemas: false` (per API, or `output_schema` per tool, which wins) leaves the output
+/// schema out of `tools/list` and answers text only, for clients that refuse a result without
+/// `structuredContent` when the tool declares one.
+#[tokio::test]
+async fn output_schemas_can_be_turned_off_per_api_and_per_tool() {
+    let (_backend, gw) = echo_gateway("    output_schemas: false\n").await;
+    let mcp = gw.mcp("echo");
+    let tools = mcp.list().await;
+    assert!(
+        tools.iter().all(|t| t.get("outputSchema").is_none()),
+        "{tools:?}"
+    );
+    let r = mcp.call("typed", json!({"shape": "good"})).await;
+    assert!(!is_error(&r) && r.get("structuredContent").is_none(), "{r}");
+    assert_eq!(
+        serde_json::from_str::<Value>(text(&r)).unwrap(),
+        json!({"id": 7})
+    );
+
+    let (_backend, gw) =
+        echo_gateway("    output_schemas: false\n    tools:\n      typed: {output_schema: true}\n")
+            .await;
+    let mcp = gw.mcp("echo");
+    let tools = mcp.list().await;
+    let typed = tools.iter().find(|t| t["name"] == "typed").unwrap();
+    assert_eq!(typed["outputSchema"]["required"], json!(["id"]));
+    let r = mcp.call("typed", json!({"shape": "good"})).await;
+    assert_eq!(r["structuredContent"], json!({"id": 7}), "{r}");
+
+    let (_backend, gw) = echo_gateway("    tools:\n      typed: {output_schema: false}\n").await;
+    let tools = gw.mcp("echo").list().await;
+    let typed = tools.iter().find(|t| t["name"] == "typed").unwrap();
+    assert!(typed.get("outputSchema").is_none(), "{typed}");
+}
+
 #[tokio::test]
 async fn every_protocol_revision_is_served() {
     let (_backend, gw) = echo_gateway("").await;
