@@ -6,6 +6,7 @@
 //! Token checks themselves live in [`verify`], shared by every endpoint; the development key
 //! of `rest2mcp dev-token` in [`dev`].
 
+pub mod crypto;
 pub mod dev;
 pub mod verify;
 

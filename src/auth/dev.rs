@@ -105,6 +105,7 @@ impl DevKey {
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(self.kid.clone());
         header.typ = Some("at+jwt".into());
+        super::crypto::install();
         jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ec_der(&self.pkcs8))
             .map_err(|e| format!("cannot sign: {e}"))
     }

@@ -149,6 +149,7 @@ impl Verifier {
     /// Check the issuer entries (algorithms, secrets, key files) and set up their key caches.
     /// Nothing is fetched here; [`Verifier::prefetch`] warms the caches in the background.
     pub fn new(cfg: &AuthConfig) -> Result<Self, ConfigError> {
+        super::crypto::install();
         let http =
             crate::upstream::auth_client(Duration::from_secs(10)).map_err(ConfigError::Invalid)?;
         let mut issuers = Vec::new();

@@ -60,13 +60,20 @@ pub fn sign(key: &str, claims: &Value) -> String {
     sign_typ(key, claims, "JWT")
 }
 
+/// `jsonwebtoken::encode` with the gateway's own signature provider (`ring`), as the gateway
+/// has no other.
+pub fn encode(header: &Header, claims: &Value, key: &EncodingKey) -> String {
+    rest2mcp::auth::crypto::install();
+    jsonwebtoken::encode(header, claims, key).unwrap()
+}
+
 /// Same, with header `typ` = `typ`.
 pub fn sign_typ(key: &str, claims: &Value, typ: &str) -> String {
     let pem = std::fs::read(fixture(&format!("keys/{key}.pem"))).unwrap();
     let mut h = Header::new(Algorithm::RS256);
     h.kid = Some(key.to_string());
     h.typ = Some(typ.to_string());
-    jsonwebtoken::encode(&h, claims, &EncodingKey::from_rsa_pem(&pem).unwrap()).unwrap()
+    encode(&h, claims, &EncodingKey::from_rsa_pem(&pem).unwrap())
 }
 
 /// A token with `alg: none` and no signature.
@@ -84,7 +91,7 @@ pub fn hs256_with_public_key(key: &str, claims: &Value) -> String {
     let public = std::fs::read(fixture(&format!("keys/{key}.pub.pem"))).unwrap();
     let mut h = Header::new(Algorithm::HS256);
     h.kid = Some(key.to_string());
-    jsonwebtoken::encode(&h, claims, &EncodingKey::from_secret(&public)).unwrap()
+    encode(&h, claims, &EncodingKey::from_secret(&public))
 }
 
 impl AuthServer {
