@@ -32,7 +32,6 @@ fn main() {
         .build()
         .unwrap();
     let verifier = Verifier::new(&cfg).unwrap();
-    rest2mcp::auth::crypto::install();
     let key = EncodingKey::from_rsa_pem(&std::fs::read(keys.join("rsa1.pem")).unwrap()).unwrap();
     let mut header = Header::new(Algorithm::RS256);
     header.kid = Some("rsa1".into());

@@ -296,8 +296,6 @@ async fn exchange(
     ))
 }
 
-/// A `Content-Type` that says JSON (`application/json`, `application/problem+json`,
-/// `text/json`, ...): its media type names `json`.
 /// A `Content-Length` value: ASCII digits only (no sign, no spaces), as RFC 9110 has it.
 fn parse_length(v: &[u8]) -> Option<usize> {
     if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
@@ -315,13 +313,14 @@ fn ends_with_ignore_case(v: &[u8], suffix: &[u8]) -> bool {
     v.len() >= suffix.len() && v[v.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
 }
 
+/// A `Content-Type` that says JSON (`application/json`, `application/problem+json`,
+/// `text/json`, ...): its media type names `json`.
 pub fn is_json(content_type: &[u8]) -> bool {
-    content_type
+    let media_type = content_type
         .split(|b| *b == b';')
         .next()
-        .unwrap_or_default()
-        .windows(4)
-        .any(|w| w.eq_ignore_ascii_case(b"json"))
+        .unwrap_or_default();
+    contains_ignore_case(media_type, b"json")
 }
 
 fn read_error(nothing_read: bool, e: H1Error) -> Attempt {
