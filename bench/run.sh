@@ -166,4 +166,12 @@ rows = [
 w = max(len(r[0]) for r in rows); v = max(len(r[1]) for r in rows)
 print(f"\n{'measure':<{w}}  {'measured (this run)':<{v}}  limit")
 for a, b, c in rows: print(f"{a:<{w}}  {b:<{v}}  {c}")
+# Each interleaved round: nginx direct moves between phases (about 89k and 105k req/s on the
+# development box) and the ratio with it; the gateway itself moves much less.
+def il_round(k, i):
+    return json.load(open(f"{out}/json/il-{k}-{i}.json"))["rps_median"]
+rounds = sorted(int(f.rsplit("-", 1)[1][:-5]) for f in glob.glob(f"{out}/json/il-gateway-*.json"))
+print("\nrounds (nginx direct / gateway req/s = ratio): " + "; ".join(
+    f"{il_round('nginx', i):.0f} / {il_round('gateway', i):.0f} = "
+    f"{100 * il_round('gateway', i) / il_round('nginx', i):.1f}%" for i in rounds))
 PY
