@@ -432,13 +432,10 @@ fn parse(buf: &[u8], max_body: usize) -> Parsed {
         let n = h.name;
         if n.eq_ignore_ascii_case("content-length") {
             let v = h.value.trim_ascii();
-            if length.is_some() || v.is_empty() || !v.iter().all(u8::is_ascii_digit) || v.len() > 12
-            {
-                return Parsed::Decline;
+            match crate::upstream::h1::parse_length(v) {
+                Some(l) if length.is_none() && v.len() <= 12 => length = Some(l),
+                _ => return Parsed::Decline,
             }
-            length = std::str::from_utf8(v)
-                .ok()
-                .and_then(|v| v.parse::<usize>().ok());
         } else if n.eq_ignore_ascii_case("transfer-encoding")
             || n.eq_ignore_ascii_case("expect")
             || n.eq_ignore_ascii_case("upgrade")

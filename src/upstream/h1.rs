@@ -297,7 +297,8 @@ async fn exchange(
 }
 
 /// A `Content-Length` value: ASCII digits only (no sign, no spaces), as RFC 9110 has it.
-fn parse_length(v: &[u8]) -> Option<usize> {
+/// Shared with the HTTP/1 front, which reads requests' lengths the same way.
+pub(crate) fn parse_length(v: &[u8]) -> Option<usize> {
     if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
         return None;
     }
