@@ -91,6 +91,10 @@ pub struct UpstreamConfig {
     pub timeout_ms: u64,
     /// Larger upstream answers are cut off and reported as an error.
     pub max_response_bytes: usize,
+    /// On Linux, each worker sends the upstream requests it has prepared together, in one
+    /// io_uring submission, when it has run every ready task (see `upstream::batch`). Falls
+    /// back to one send each where io_uring is unavailable.
+    pub io_uring: bool,
 }
 
 impl Default for UpstreamConfig {
@@ -98,6 +102,7 @@ impl Default for UpstreamConfig {
         Self {
             connect_timeout_ms: 5_000,
             timeout_ms: 30_000,
+            io_uring: true,
             max_response_bytes: 4 * 1024 * 1024,
         }
     }

@@ -3,7 +3,7 @@
 //! Data flows one way: [`ingest`] (spec -> operations) -> [`mapping`] (operations -> tools)
 //! -> [`catalog`] (immutable snapshot) -> [`server`] / [`auth`] / [`mcp`] / [`downstream`] /
 //! [`upstream`] (requests).
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod app;
 pub mod auth;

@@ -1,6 +1,11 @@
 //! Upstream: one pooled HTTP client that turns a validated tool call into a REST request and
 //! the answer into a tool result. The base URL comes from config only, never from a client.
 
+#[cfg(target_os = "linux")]
+pub mod batch;
+#[cfg(not(target_os = "linux"))]
+#[path = "upstream/batch_direct.rs"]
+pub mod batch;
 pub mod encode;
 pub mod h1;
 

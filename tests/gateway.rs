@@ -1182,3 +1182,39 @@ async fn a_client_that_hangs_up_stops_its_call() {
         "the upstream call ends when its client hangs up"
     );
 }
+
+/// Each worker sends the upstream requests of one pass together (io_uring, `upstream::batch`);
+/// with `upstream.io_uring: false` it sends them one by one. Either way, many calls at once on
+/// one worker each get their own answer, bodies included.
+#[tokio::test]
+async fn concurrent_calls_get_their_own_answers_with_and_without_io_uring() {
+    for switch in ["", "  io_uring: false\n"] {
+        let backend = Backend::start().await;
+        let cfg = format!(
+            "server:\n  threads: 1\n{UPSTREAM}{switch}{}",
+            api_config("echo", &fixture("echo.yaml"), &backend.url, "")
+        );
+        let gw = Gateway::start(&cfg);
+        let mut calls = tokio::task::JoinSet::new();
+        for i in 0..40 {
+            let mcp = gw.mcp("echo");
+            calls.spawn(async move {
+                let r = mcp
+                    .call(
+                        "items_update-item",
+                        json!({"itemId": format!("item-{i}"), "name": format!("name-{i}")}),
+                    )
+                    .await;
+                (i, r)
+            });
+        }
+        for (i, r) in calls.join_all().await {
+            assert!(!is_error(&r), "{switch:?} call {i}: {r}");
+            let seen = &r["structuredContent"];
+            assert_eq!(seen["uri"], format!("/items/item-{i}"), "{switch:?}: {r}");
+            let body: Value = serde_json::from_str(seen["body"].as_str().unwrap()).unwrap();
+            assert_eq!(body, json!({"name": format!("name-{i}")}), "{switch:?}");
+        }
+        assert_eq!(backend.requests().len(), 40, "{switch:?}");
+    }
+}

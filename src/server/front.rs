@@ -38,6 +38,7 @@ use tokio_util::task::TaskTracker;
 use tokio_util::task::task_tracker::TaskTrackerToken;
 
 use super::{AppState, FastAnswer};
+use crate::upstream::batch::Batcher;
 
 /// A request head larger than this is left to hyper (which answers 431).
 const MAX_HEAD: usize = 16 * 1024;
@@ -102,15 +103,29 @@ pub async fn serve(
     router: Router,
     cancel: CancellationToken,
     threads: usize,
+    io_uring: bool,
 ) -> io::Result<()> {
     let tracker = TaskTracker::new();
     // Ends the worker threads once their connections are done (or the grace is over).
     let stop = CancellationToken::new();
     let mut workers = Vec::with_capacity(threads);
     for i in 0..threads {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
+        let batcher = io_uring.then(Batcher::new).and_then(|b| {
+            b.map_err(|e| {
+                if i == 0 {
+                    tracing::info!(error = %e, "io_uring unavailable: upstream requests are sent one by one");
+                }
+            })
+            .ok()
+        });
+        let mut rt = tokio::runtime::Builder::new_current_thread();
+        rt.enable_all();
+        if let Some(b) = &batcher {
+            // Before the worker waits for events, the requests its tasks prepared go out.
+            let b = b.clone();
+            rt.on_thread_park(move || b.flush());
+        }
+        let rt = rt.build()?;
         let (tx, rx) = mpsc::unbounded_channel();
         let (state, router, cancel, stop) =
             (state.clone(), router.clone(), cancel.clone(), stop.clone());
@@ -118,6 +133,9 @@ pub async fn serve(
             .name(format!("rest2mcp-worker-{i}"))
             .spawn(move || {
                 crate::upstream::h1::set_worker(i);
+                if let Some(b) = &batcher {
+                    b.install();
+                }
                 rt.block_on(worker(rx, state, router, cancel, stop));
                 rt.shutdown_background();
             })?;

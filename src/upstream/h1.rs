@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
 /// A pooled connection is not reused after this long idle (many servers close at 5 to 75 s).
@@ -188,7 +188,10 @@ async fn exchange(
     head: bool,
     max_body: usize,
 ) -> Result<(H1Answer, bool), Attempt> {
-    if conn.stream.write_all(request).await.is_err() {
+    if super::batch::send_all(&mut conn.stream, request)
+        .await
+        .is_err()
+    {
         return Err(Attempt::Stale);
     }
     conn.buf.clear();
