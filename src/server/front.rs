@@ -110,14 +110,16 @@ pub async fn serve(
     let stop = CancellationToken::new();
     let mut workers = Vec::with_capacity(threads);
     for i in 0..threads {
-        let batcher = io_uring.then(Batcher::new).and_then(|b| {
-            b.map_err(|e| {
+        let batcher = match io_uring.then(Batcher::new) {
+            Some(Ok(b)) => Some(b),
+            Some(Err(e)) => {
                 if i == 0 {
                     tracing::info!(error = %e, "io_uring unavailable: upstream requests are sent one by one");
                 }
-            })
-            .ok()
-        });
+                None
+            }
+            None => None,
+        };
         let mut rt = tokio::runtime::Builder::new_current_thread();
         rt.enable_all();
         if let Some(b) = &batcher {

@@ -106,7 +106,7 @@ impl Batcher {
         inner.pending.retain(|o| !Arc::ptr_eq(o, op));
     }
 
-    /// Send everything queued, in one system call per `ENTRIES` sends, and wake the callers.
+    /// Send everything queued, in one system call, and wake the callers.
     pub fn flush(&self) {
         self.lock().flush();
     }
@@ -117,63 +117,72 @@ impl Inner {
         if self.pending.is_empty() {
             return;
         }
+        // `push` flushes at `ENTRIES`, so one submission always has room for them all.
         let ops = std::mem::take(&mut self.pending);
-        for chunk in ops.chunks(ENTRIES as usize) {
-            {
-                let mut sq = self.ring.submission();
-                for (i, op) in chunk.iter().enumerate() {
-                    let len = u32::try_from(op.bytes.len()).unwrap_or(u32::MAX);
-                    let sqe = io_uring::opcode::Send::new(
-                        io_uring::types::Fd(op.fd),
-                        op.bytes.as_ptr(),
-                        len,
-                    )
-                    .flags(libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
-                    .build()
-                    .user_data(i as u64);
-                    // SAFETY: the kernel reads `op.bytes` and uses `op.fd` until this send
-                    // completes, and every send pushed here completes before `flush` returns
-                    // (the loop below waits for all of them; `MSG_DONTWAIT` makes io_uring
-                    // answer `EAGAIN` instead of parking the send). The bytes belong to `op`,
-                    // which `ops` keeps alive meanwhile; if the ring fails and completions may
-                    // still come, the ops are leaked instead of freed. The socket is open: its
-                    // `send_all` future borrows the stream and, were it dropped, would first take
-                    // the op out of `pending` under the lock this flush holds.
-                    #[allow(unsafe_code)]
-                    let pushed = unsafe { sq.push(&sqe) };
-                    pushed.expect("a chunk fits the submission queue, which each flush empties");
+        {
+            let mut sq = self.ring.submission();
+            for (i, op) in ops.iter().enumerate() {
+                let len = u32::try_from(op.bytes.len()).unwrap_or(u32::MAX);
+                let sqe =
+                    io_uring::opcode::Send::new(io_uring::types::Fd(op.fd), op.bytes.as_ptr(), len)
+                        .flags(libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
+                        .build()
+                        .user_data(i as u64);
+                // SAFETY: the kernel reads `op.bytes` and uses `op.fd` until this send
+                // completes, and every send pushed here completes before `flush` returns (the
+                // loop below waits for all of them; `MSG_DONTWAIT` makes io_uring answer
+                // `EAGAIN` instead of parking the send). The bytes belong to `op`, which `ops`
+                // keeps alive meanwhile; if the ring fails and completions may still come, the
+                // ops are leaked instead of freed. The socket is open: its `send_all` future
+                // borrows the stream and, were it dropped, would first take the op out of
+                // `pending` under the lock this flush holds.
+                #[allow(unsafe_code)]
+                let pushed = unsafe { sq.push(&sqe) };
+                pushed.expect("the submission queue holds ENTRIES and each flush empties it");
+            }
+        }
+        let mut left = ops.len();
+        while left > 0 {
+            match self.ring.submit_and_wait(left) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "io_uring failed: upstream sends go one by one from now on");
+                    self.broken = true;
+                    for op in &ops {
+                        if !op.is_done() {
+                            // The kernel may still read these bytes: never free them.
+                            std::mem::forget(op.clone());
+                            op.finish(MAYBE_SENT);
+                        }
+                    }
+                    return;
                 }
             }
-            let mut left = chunk.len();
-            while left > 0 {
-                match self.ring.submit_and_wait(left) {
-                    Ok(_) => {}
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        tracing::error!(error = %e, "io_uring failed: upstream sends go one by one from now on");
-                        self.broken = true;
-                        for op in chunk {
-                            if !op.is_done() {
-                                // The kernel may still read these bytes: never free them.
-                                std::mem::forget(op.clone());
-                                op.finish(-libc::EIO);
-                            }
-                        }
-                        break;
-                    }
-                }
-                for cqe in self.ring.completion() {
-                    if let Some(op) = usize::try_from(cqe.user_data())
-                        .ok()
-                        .and_then(|i| chunk.get(i))
-                    {
-                        op.finish(cqe.result());
-                        left -= 1;
-                    }
+            for cqe in self.ring.completion() {
+                if let Some(op) = usize::try_from(cqe.user_data())
+                    .ok()
+                    .and_then(|i| ops.get(i))
+                {
+                    op.finish(cqe.result());
+                    left -= 1;
                 }
             }
         }
     }
+}
+
+/// The result of a send the failed ring lost track of (not an errno: those are negative).
+const MAYBE_SENT: i32 = i32::MIN;
+
+/// A send whose fate is unknown: the server may have the request, so it is never resent.
+#[derive(Debug, thiserror::Error)]
+#[error("io_uring failed while sending: the request may have reached the server")]
+pub struct MaybeSent;
+
+/// Whether a [`send_all`] error leaves it open that the server got the request.
+pub fn maybe_sent(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|e| e.is::<MaybeSent>())
 }
 
 impl Op {
@@ -247,6 +256,7 @@ pub async fn send_all(stream: &mut TcpStream, bytes: &[u8]) -> io::Result<()> {
         // A short send (the socket buffer filled up): the rest the ordinary way.
         Ok(n) => stream.write_all(&bytes[n..]).await,
         Err(_) if sent == -libc::EAGAIN => stream.write_all(bytes).await,
+        Err(_) if sent == MAYBE_SENT => Err(io::Error::other(MaybeSent)),
         Err(_) => Err(io::Error::from_raw_os_error(-sent)),
     }
 }

@@ -188,11 +188,13 @@ async fn exchange(
     head: bool,
     max_body: usize,
 ) -> Result<(H1Answer, bool), Attempt> {
-    if super::batch::send_all(&mut conn.stream, request)
-        .await
-        .is_err()
-    {
-        return Err(Attempt::Stale);
+    if let Err(e) = super::batch::send_all(&mut conn.stream, request).await {
+        // Only a write known not to have reached the server may be tried again elsewhere.
+        return Err(if super::batch::maybe_sent(&e) {
+            Attempt::Failed(H1Error::Io(e))
+        } else {
+            Attempt::Stale
+        });
     }
     conn.buf.clear();
     // Head.
