@@ -82,14 +82,13 @@ pub async fn serve(mut cfg: Config, cancel: CancellationToken) -> anyhow::Result
     let _ = std::io::stdout().flush();
     // Plain fast-path requests are answered by the front; it hands every other connection
     // to hyper serving the router (see server::front).
-    let io_uring = cfg.upstream.io_uring;
     crate::server::front::serve(
         listener,
         state.clone(),
         router(state),
         cancel,
         threads,
-        io_uring,
+        cfg.upstream.io_uring,
     )
     .await?;
     Ok(())

@@ -355,6 +355,58 @@ mod tests {
     }
 
     #[test]
+    fn a_send_refused_by_a_full_socket_is_written_once_there_is_room() {
+        let Ok(batcher) = Batcher::new() else {
+            return;
+        };
+        runtime(&batcher).block_on(async {
+            batcher.install();
+            // Small fixed buffers (no autotuning), filled until the kernel takes nothing more,
+            // each time after delayed ACKs (40 ms) have freed what they free: the ring's send
+            // then gets EAGAIN.
+            let l = tokio::net::TcpSocket::new_v4().unwrap();
+            l.set_recv_buffer_size(4096).unwrap();
+            l.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+            let l = l.listen(1).unwrap();
+            let cs = tokio::net::TcpSocket::new_v4().unwrap();
+            cs.set_send_buffer_size(4096).unwrap();
+            let c = cs.connect(l.local_addr().unwrap()).await.unwrap();
+            let (mut s, _) = l.accept().await.unwrap();
+            // Plain non-blocking writes (tokio's `try_write` would trust its cached readiness).
+            let raw = c.into_std().unwrap();
+            let mut filled = 0;
+            for _ in 0..3 {
+                std::thread::sleep(std::time::Duration::from_millis(60));
+                while let Ok(n) = std::io::Write::write(&mut &raw, &[7; 1024]) {
+                    filled += n;
+                }
+            }
+            let mut c = TcpStream::from_std(raw).unwrap();
+            let reader = async {
+                let mut got = vec![0; filled + 64 * 1024];
+                s.read_exact(&mut got).await.unwrap();
+                got
+            };
+            let reader = tokio::time::timeout(std::time::Duration::from_secs(20), reader);
+            // Queue the send and flush it before the reader runs, as a worker's pass would.
+            let tail = vec![9; 64 * 1024];
+            let mut send = std::pin::pin!(send_all(&mut c, &tail));
+            let mut cx = Context::from_waker(Waker::noop());
+            assert!(std::future::Future::poll(send.as_mut(), &mut cx).is_pending());
+            batcher.flush();
+            let (sent, got) = tokio::join!(send, reader);
+            sent.unwrap();
+            let got = got.expect("the refused send never arrived");
+            assert!(got[..filled].iter().all(|b| *b == 7));
+            assert!(
+                got[filled..].iter().all(|b| *b == 9),
+                "the refused send's bytes"
+            );
+        });
+        CURRENT.with(|c| c.borrow_mut().take());
+    }
+
+    #[test]
     fn without_a_batcher_it_is_a_plain_write() {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
