@@ -2,6 +2,7 @@
 //! binary started on a config, and a small raw MCP-over-HTTP client.
 #![allow(dead_code)]
 
+pub mod hostile;
 pub mod oauth;
 
 use std::io::{BufRead, BufReader};
@@ -140,7 +141,12 @@ impl Gateway {
     }
 
     pub fn spawn(args: &[&str], dir: tempfile::TempDir) -> Gateway {
-        let mut child = Command::new(bin())
+        Self::spawn_cmd(Command::new(bin()), args, dir)
+    }
+
+    /// Start the binary through `command` (e.g. `prlimit --nofile=256:256 <bin>`), with `args`.
+    pub fn spawn_cmd(mut command: Command, args: &[&str], dir: tempfile::TempDir) -> Gateway {
+        let mut child = command
             .args(args)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
@@ -178,6 +184,16 @@ impl Gateway {
                 );
             }
         }
+    }
+
+    /// The gateway's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the process is still running.
+    pub fn alive(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
     }
 
     /// Ask the gateway to stop, as `docker stop` or systemd would (SIGTERM).
@@ -363,10 +379,22 @@ pub fn refused(config: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.yaml");
     std::fs::write(&path, format!("listen: 127.0.0.1:0\n{config}")).unwrap();
-    let out = std::process::Command::new(bin())
+    let mut child = std::process::Command::new(bin())
         .args(["serve", "--config", path.to_str().unwrap()])
-        .output()
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    let until = std::time::Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > until {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("started on a bad config (still running after 20 s)");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
     assert!(!out.status.success(), "started on a bad config");
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
