@@ -9,7 +9,8 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::Verifier;
 use crate::catalog::Gateway;
 use crate::config::Config;
-use crate::server::{AppState, Snapshot, router};
+use crate::server::listen::{self, ListenOptions};
+use crate::server::{AppState, Counters, Limits, Snapshot, router};
 use crate::upstream::Upstream;
 
 /// Build everything, print each endpoint, then serve until `cancel` fires.
@@ -27,7 +28,7 @@ pub async fn serve(mut cfg: Config, cancel: CancellationToken) -> anyhow::Result
         cfg.server.allowed_hosts.push(host);
     }
     let gateway = Gateway::build(&cfg)?;
-    let upstream = Upstream::new(&cfg.upstream)?;
+    let upstream = Upstream::new(&cfg.upstream).map_err(anyhow::Error::msg)?;
     let verifier = Arc::new(Verifier::new(&cfg.auth)?);
     let listener = TcpListener::bind(cfg.listen)
         .await
@@ -71,25 +72,14 @@ pub async fn serve(mut cfg: Config, cancel: CancellationToken) -> anyhow::Result
     tokio::spawn(verifier.clone().prefetch());
     let state = AppState {
         live: Arc::new(ArcSwap::from_pointee(snapshot)),
-        max_request_bytes: cfg.server.max_request_bytes,
+        limits: Arc::new(Limits::new(&cfg.server)),
+        counters: Arc::new(Counters::default()),
     };
-    let threads = cfg.server.threads.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-    });
-    tracing::info!(%addr, threads, ready_ms = started.elapsed().as_millis() as u64, "rest2mcp ready");
+    let opts = ListenOptions::new(&cfg.server);
+    tracing::info!(%addr, threads = opts.threads, max_connections = opts.max_connections, ready_ms = started.elapsed().as_millis() as u64, "rest2mcp ready");
     println!("ready on http://{host}");
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
-    // Plain fast-path requests are answered by the front; it hands every other connection
-    // to hyper serving the router (see server::front).
-    crate::server::front::serve(
-        listener,
-        state.clone(),
-        router(state),
-        cancel,
-        threads,
-        cfg.upstream.io_uring,
-    )
-    .await?;
+    listen::serve(listener, state.clone(), router(state), cancel, opts).await?;
     Ok(())
 }

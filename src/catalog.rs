@@ -25,6 +25,11 @@ pub enum BuildError {
         "api `{0}`: no base URL: the spec has no absolute server URL; set `base_url` (or --base-url)"
     )]
     NoBaseUrl(String),
+    #[error("api `{api}`: backend {source}")]
+    Policy {
+        api: String,
+        source: crate::upstream::policy::PolicyError,
+    },
 }
 
 /// One tool, ready to call.
@@ -101,12 +106,20 @@ impl Gateway {
     pub fn build(cfg: &Config) -> Result<Gateway, BuildError> {
         let mut apis = foldhash::HashMap::default();
         let mut order = Vec::new();
+        let policy = crate::upstream::policy::HostPolicy::new(&cfg.upstream);
         for api in &cfg.apis {
             let spec = ingest::load_file(&api.spec).map_err(|source| BuildError::Ingest {
                 api: api.name.clone(),
                 source,
             })?;
             let cat = ApiCatalog::build(api, spec, &cfg.server)?;
+            // The spec's own server URL, when no base URL is configured, is checked here.
+            policy
+                .check_url(&cat.base_url)
+                .map_err(|source| BuildError::Policy {
+                    api: api.name.clone(),
+                    source,
+                })?;
             order.push(api.name.clone());
             apis.insert(api.name.clone(), Arc::new(cat));
         }

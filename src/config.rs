@@ -62,6 +62,27 @@ pub struct ServerConfig {
     /// Threads serving connections, each with its own event loop and upstream connections
     /// (as nginx workers). Default: one per CPU this process may use.
     pub threads: Option<usize>,
+    /// A request head must arrive whole within this time of its first byte (or of the
+    /// connection's accept), milliseconds.
+    pub header_read_timeout_ms: u64,
+    /// A keep-alive connection without a new request for this long is closed, milliseconds.
+    pub idle_timeout_ms: u64,
+    /// A request body must arrive whole within this time of its head, milliseconds.
+    pub body_read_timeout_ms: u64,
+    /// Open client connections at most; more are closed at once (shed). Default: half the
+    /// process's file descriptor limit, less a reserve (so `accept` never runs out).
+    pub max_connections: Option<usize>,
+    /// Bytes of request bodies held at once, process-wide, for requests no token vouched for
+    /// (open endpoints); past it such requests get `503` at once.
+    pub max_unauthenticated_bytes: usize,
+    /// After an early answer to a request whose body was left unread (401, 408, 413), the
+    /// gateway reads and drops what the client still sends for at most this long, so clients
+    /// that send their whole body first still read the answer, milliseconds.
+    pub linger_ms: u64,
+    /// ...and at most this many bytes.
+    pub linger_bytes: u64,
+    /// After SIGTERM, connections get this long to finish what they are serving, milliseconds.
+    pub shutdown_grace_ms: u64,
 }
 
 impl Default for ServerConfig {
@@ -78,6 +99,14 @@ impl Default for ServerConfig {
             max_output_schema_bytes: 32 * 1024,
             public_url: None,
             threads: None,
+            header_read_timeout_ms: 10_000,
+            idle_timeout_ms: 60_000,
+            body_read_timeout_ms: 30_000,
+            max_connections: None,
+            max_unauthenticated_bytes: 256 * 1024 * 1024,
+            linger_ms: 30_000,
+            linger_bytes: 256 * 1024 * 1024,
+            shutdown_grace_ms: 30_000,
         }
     }
 }
@@ -91,10 +120,14 @@ pub struct UpstreamConfig {
     pub timeout_ms: u64,
     /// Larger upstream answers are cut off and reported as an error.
     pub max_response_bytes: usize,
-    /// On Linux, each worker sends the upstream requests it has prepared together, in one
-    /// io_uring submission, when it has run every ready task (see `upstream::batch`). Falls
-    /// back to one send each where io_uring is unavailable.
-    pub io_uring: bool,
+    /// Backends allowed by name (host names or addresses) although the host policy would
+    /// refuse them (link-local, metadata services, private ranges with `deny_private`).
+    pub allow_hosts: Vec<String>,
+    /// Refuse backends in loopback, private, shared and unique-local ranges too (hosted,
+    /// multi-tenant setups).
+    pub deny_private: bool,
+    /// Extra root certificates (PEM) trusted for `https://` backends, beside the system's.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for UpstreamConfig {
@@ -102,8 +135,10 @@ impl Default for UpstreamConfig {
         Self {
             connect_timeout_ms: 5_000,
             timeout_ms: 30_000,
-            io_uring: true,
             max_response_bytes: 4 * 1024 * 1024,
+            allow_hosts: Vec::new(),
+            deny_private: false,
+            ca_file: None,
         }
     }
 }
@@ -435,6 +470,11 @@ impl Config {
                 }
             }
         }
+        if let Some(ca) = &mut cfg.upstream.ca_file
+            && ca.is_relative()
+        {
+            *ca = dir.join(&*ca);
+        }
         cfg.validate()?;
         Ok(cfg)
     }
@@ -499,6 +539,32 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "server.page_size must be at least 1".into(),
             ));
+        }
+        for (name, v) in [
+            ("header_read_timeout_ms", self.server.header_read_timeout_ms),
+            ("idle_timeout_ms", self.server.idle_timeout_ms),
+            ("body_read_timeout_ms", self.server.body_read_timeout_ms),
+        ] {
+            if v == 0 {
+                return Err(ConfigError::Invalid(format!(
+                    "server.{name} must be at least 1"
+                )));
+            }
+        }
+        if self.server.max_connections == Some(0) {
+            return Err(ConfigError::Invalid(
+                "server.max_connections must be at least 1".into(),
+            ));
+        }
+        let policy = crate::upstream::policy::HostPolicy::new(&self.upstream);
+        for api in &self.apis {
+            if let Some(u) = &api.base_url
+                && let Ok(url) = check_base_url(u)
+            {
+                policy.check_url(&url).map_err(|e| {
+                    ConfigError::Invalid(format!("api `{}`: base_url: {e}", api.name))
+                })?;
+            }
         }
         if self.server.threads == Some(0) {
             return Err(ConfigError::Invalid(

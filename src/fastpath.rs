@@ -54,8 +54,7 @@ pub enum Revision {
     Modern,
 }
 
-/// The request headers the fast path reads: the first value of each, taken from hyper's
-/// [`HeaderMap`] or straight from the HTTP/1 front's parsed head.
+/// The request headers the fast path reads: the first value of each.
 #[derive(Default)]
 pub struct Headers<'a> {
     pub host: Option<&'a [u8]>,
@@ -83,39 +82,6 @@ impl<'a> Headers<'a> {
             accept: get("accept"),
             authorization: get("authorization"),
         }
-    }
-
-    /// From raw header lines; `None` when one the fast path reads appears twice (hyper and
-    /// rmcp then decide what that means).
-    pub fn from_lines(lines: &'a [httparse::Header<'a>]) -> Option<Self> {
-        let mut h = Headers::default();
-        for line in lines {
-            let n = line.name;
-            let slot = if n.eq_ignore_ascii_case("host") {
-                &mut h.host
-            } else if n.eq_ignore_ascii_case("content-type") {
-                &mut h.content_type
-            } else if n.eq_ignore_ascii_case("mcp-protocol-version") {
-                &mut h.version
-            } else if n.eq_ignore_ascii_case("mcp-method") {
-                &mut h.method
-            } else if n.eq_ignore_ascii_case("mcp-name") {
-                &mut h.name
-            } else if n.eq_ignore_ascii_case("accept") {
-                &mut h.accept
-            } else if n.eq_ignore_ascii_case("authorization") {
-                &mut h.authorization
-            } else {
-                h.origin |= n.eq_ignore_ascii_case("origin");
-                h.session |= n.eq_ignore_ascii_case("mcp-session-id");
-                continue;
-            };
-            // Without the optional whitespace around the value, as hyper stores it.
-            if slot.replace(line.value.trim_ascii()).is_some() {
-                return None;
-            }
-        }
-        Some(h)
     }
 }
 
@@ -148,7 +114,8 @@ pub fn eligible(headers: &Headers<'_>, allowed_hosts: &[String]) -> Option<Revis
 /// The JSON answer if the request is a plain `tools/call` / `tools/list`; `None` means "ask
 /// rmcp". `None` is only ever returned before anything is sent upstream, so a caller may hand
 /// the same request to rmcp (or re-parse it on another path) without repeating a call.
-/// `revision` comes from [`eligible`] on the same headers.
+/// `revision` comes from [`eligible`] on the same headers. `served` counts the requests it
+/// commits to (before any upstream call), so tests and `/metrics` see which path answered.
 #[allow(clippy::too_many_arguments)]
 pub async fn try_serve(
     api: &ApiCatalog,
@@ -158,6 +125,7 @@ pub async fn try_serve(
     revision: Revision,
     headers: &Headers<'_>,
     body: &[u8],
+    served: &std::sync::atomic::AtomicU64,
 ) -> Option<Vec<u8>> {
     let msg: Message = serde_json::from_slice(body).ok()?;
     if msg.jsonrpc != "2.0" {
@@ -202,6 +170,7 @@ pub async fn try_serve(
             }
             let entry = api.tool(name)?;
             let args = Value::Object(params.arguments.unwrap_or_default());
+            served.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             crate::mcp::call(api, upstream, access, caller, entry, args)
                 .await
                 .write_json(&mut out, revision == Revision::Modern);
@@ -219,6 +188,7 @@ pub async fn try_serve(
                     .ok()
                     .filter(|p| *p < api.page_count(view))?,
             };
+            served.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             api.write_page(&mut out, page, revision == Revision::Modern, view);
         }
         _ => return None,

@@ -15,6 +15,7 @@ pub mod fastpath;
 pub mod ingest;
 pub mod mapping;
 pub mod mcp;
+pub mod memory;
 pub mod report;
 pub mod server;
 pub mod upstream;

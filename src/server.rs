@@ -1,19 +1,20 @@
-//! HTTP front: the axum router that dispatches `/mcp/{name}` to that API's rmcp
-//! `StreamableHttpService`, reading the current [`Snapshot`] from an `ArcSwap` per request.
+//! HTTP serving: the listener and its connections (`listen`, `conn`, hyper's HTTP/1 server with
+//! deadlines), the `/mcp/{name}` endpoint (`endpoint`), and the axum router for everything else,
+//! each request reading the current [`Snapshot`] from an `ArcSwap`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
-use tower::ServiceExt;
 
 use crate::auth::{Access, Protection, Verifier};
 use crate::catalog::{ApiCatalog, Gateway};
@@ -22,8 +23,12 @@ use crate::downstream::Downstream;
 use crate::mcp::McpApi;
 use crate::upstream::Upstream;
 
+mod body;
+mod conn;
 mod cors;
-pub mod front;
+pub mod endpoint;
+mod io;
+pub mod listen;
 
 type McpService = StreamableHttpService<McpApi, NeverSessionManager>;
 
@@ -121,17 +126,50 @@ fn mcp_service(
     )
 }
 
-/// Shared state of the router: the live snapshot.
+/// Shared state of every request: the live snapshot, the request limits, counters.
 #[derive(Clone)]
 pub struct AppState {
     pub live: Arc<ArcSwap<Snapshot>>,
+    pub limits: Arc<Limits>,
+    pub counters: Arc<Counters>,
+}
+
+/// Request limits shared by every connection.
+pub struct Limits {
     /// Largest MCP request body accepted.
     pub max_request_bytes: usize,
+    /// A request body must have arrived this long after its head.
+    pub body_read_timeout: std::time::Duration,
+    /// Bytes of bodies held for requests no token vouched for.
+    pub budget: body::Budget,
+}
+
+impl Limits {
+    pub fn new(cfg: &ServerConfig) -> Self {
+        Limits {
+            max_request_bytes: cfg.max_request_bytes,
+            body_read_timeout: std::time::Duration::from_millis(cfg.body_read_timeout_ms),
+            budget: body::Budget::new(cfg.max_unauthenticated_bytes),
+        }
+    }
+}
+
+/// Which path served MCP requests, and what the listener did: read by `/metrics`.
+#[derive(Default)]
+pub struct Counters {
+    /// MCP requests answered by the fast path.
+    pub fast: AtomicU64,
+    /// MCP requests answered by rmcp.
+    pub rmcp: AtomicU64,
+    /// Client connections open now.
+    pub open: AtomicU64,
+    /// Client connections closed at once because `server.max_connections` were open.
+    pub shed: AtomicU64,
 }
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/mcp/{name}", any(mcp))
+        .route("/mcp/{name}", any(endpoint::route))
         .route(
             "/.well-known/oauth-protected-resource/mcp/{name}",
             get(resource_metadata),
@@ -141,7 +179,44 @@ pub fn router(state: AppState) -> Router {
             get(only_resource_metadata),
         )
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
         .with_state(state)
+}
+
+/// Prometheus text format: the serving counters (loopback clients only).
+async fn metrics(
+    State(st): State<AppState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+) -> Response {
+    if !peer.ip().is_loopback() {
+        return (
+            StatusCode::FORBIDDEN,
+            "metrics are served to loopback clients only\n",
+        )
+            .into_response();
+    }
+    let c = &st.counters;
+    let text = format!(
+        "# HELP rest2mcp_mcp_requests_total MCP requests answered, by serving path.\n\
+         # TYPE rest2mcp_mcp_requests_total counter\n\
+         rest2mcp_mcp_requests_total{{path=\"fast\"}} {}\n\
+         rest2mcp_mcp_requests_total{{path=\"rmcp\"}} {}\n\
+         # HELP rest2mcp_connections_open Client connections open.\n\
+         # TYPE rest2mcp_connections_open gauge\n\
+         rest2mcp_connections_open {}\n\
+         # HELP rest2mcp_connections_shed_total Client connections closed at once over the cap.\n\
+         # TYPE rest2mcp_connections_shed_total counter\n\
+         rest2mcp_connections_shed_total {}\n",
+        c.fast.load(Ordering::Relaxed),
+        c.rmcp.load(Ordering::Relaxed),
+        c.open.load(Ordering::Relaxed),
+        c.shed.load(Ordering::Relaxed),
+    );
+    (
+        [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        text,
+    )
+        .into_response()
 }
 
 /// RFC 9728 Protected Resource Metadata of one endpoint.
@@ -189,244 +264,4 @@ fn metadata_response(p: &Protection) -> Response {
         http::HeaderValue::from_static("max-age=300"),
     );
     resp
-}
-
-/// CORS for browser-based clients on an allowed `Origin` (`server.allowed_origins`): preflights
-/// are answered before any token is asked for, and every answer (a 401 included, so the client
-/// can read `WWW-Authenticate`) names the origin. Other origins get no CORS headers, and rmcp
-/// refuses their requests.
-async fn mcp(State(st): State<AppState>, Path(name): Path<String>, req: Request) -> Response {
-    let origin = req
-        .headers()
-        .get(http::header::ORIGIN)
-        .filter(|o| {
-            o.to_str()
-                .is_ok_and(|o| cors::allowed(o, &st.live.load().allowed_origins))
-        })
-        .cloned();
-    if req.method() == http::Method::OPTIONS {
-        return cors::preflight(origin, req.headers());
-    }
-    let mut resp = serve_mcp(st, name, req).await;
-    if let Some(o) = origin {
-        cors::decorate(&mut resp, o);
-    }
-    resp
-}
-
-async fn serve_mcp(st: AppState, name: String, mut req: Request) -> Response {
-    // Hold this snapshot for the whole request: it finishes on the mapping it began with.
-    let snap = st.live.load_full();
-    let (Some(svcs), Some(access)) = (snap.services.get(&name), snap.access.get(&name)) else {
-        return (
-            StatusCode::NOT_FOUND,
-            format!("no MCP server named `{name}` here\n"),
-        )
-            .into_response();
-    };
-    // Who is calling: checked before anything else, for every method and both paths.
-    let caller = match &access.protection {
-        None => None,
-        Some(p) => match p.authorize(req.headers()).await {
-            Ok(c) => Some(c),
-            Err(refusal) => return refusal,
-        },
-    };
-    // The spec asks clients to accept both JSON and SSE. Be lenient with those that name only
-    // one (curl, simple scripts): answer in the one they accept.
-    let (json, sse) = accepts(
-        req.headers()
-            .get_all(http::header::ACCEPT)
-            .iter()
-            .map(|v| v.as_bytes()),
-    );
-    if !(json && sse) {
-        req.headers_mut().insert(
-            http::header::ACCEPT,
-            http::HeaderValue::from_static("application/json, text/event-stream"),
-        );
-    }
-    let svc = if json || !sse { &svcs.json } else { &svcs.sse };
-    // Read the body here (bounded) so a message rmcp cannot decode gets a JSON-RPC error
-    // (-32700 / -32600) instead of a bare 415.
-    let limit = st.max_request_bytes;
-    let (parts, body) = req.into_parts();
-    let bytes = match axum::body::to_bytes(body, limit).await {
-        Ok(b) => b,
-        Err(_) => {
-            // The rest of the body stays unread: tell the client this connection is done.
-            return (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                [(http::header::CONNECTION, "close")],
-                format!("request body exceeds {limit} bytes\n"),
-            )
-                .into_response();
-        }
-    };
-    let api = snap.gateway.apis.get(&name);
-    if let (Some(p), Some(c), Some(api)) = (&access.protection, &caller, api)
-        && let Some(refusal) = p.check_call(api, c, &bytes)
-    {
-        return refusal;
-    }
-    let json_answer = json || !sse;
-    let headers = crate::fastpath::Headers::from_map(&parts.headers);
-    if json_answer
-        && parts.method == http::Method::POST
-        && let Some(api) = api
-        && let Some(revision) = crate::fastpath::eligible(&headers, &snap.allowed_hosts)
-        && let Some(body) = crate::fastpath::try_serve(
-            api,
-            &snap.upstream,
-            access,
-            caller.as_deref(),
-            revision,
-            &headers,
-            &bytes,
-        )
-        .await
-    {
-        return json_response(body);
-    }
-    let mut parts = parts;
-    if let Some(c) = caller {
-        parts.extensions.insert(c);
-    }
-    // rmcp's 415 also covers a wrong Content-Type: that one is left as rmcp says it.
-    let json_body = parts
-        .headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(';')
-                .next()
-                .is_some_and(|e| e.trim().eq_ignore_ascii_case("application/json"))
-        });
-    let req = Request::from_parts(parts, Body::from(bytes.clone()));
-    let resp = match svc.clone().oneshot(req).await {
-        Ok(resp) => resp.map(Body::new),
-        Err(never) => match never {},
-    };
-    if json_body && resp.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE {
-        return undecodable(&bytes).unwrap_or(resp);
-    }
-    resp
-}
-
-fn json_response(body: Vec<u8>) -> Response {
-    let mut resp = Response::new(Body::from(body));
-    resp.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
-    resp
-}
-
-/// What the fast path makes of a request the HTTP/1 front read itself.
-pub(crate) enum FastAnswer {
-    /// `200` with this JSON body.
-    Json(Vec<u8>),
-    /// The `401` / `403` the router would give (token or scope refused), written as it is.
-    Refusal(Response),
-    /// Not for the fast path: hand the connection, this request included, to the router.
-    Decline,
-}
-
-/// The fast path for a request the HTTP/1 front read itself (`front`): the same decisions as
-/// [`serve_mcp`], in an order that spends nothing on requests it will decline. The cheap header
-/// checks come first; then the token and the tool's scopes, whose refusals are exactly the
-/// router's (it checks them first too); then `fastpath`. Nothing has been sent upstream when
-/// this declines.
-pub(crate) async fn fast_answer(
-    st: &AppState,
-    name: &str,
-    headers: &crate::fastpath::Headers<'_>,
-    body: &[u8],
-) -> FastAnswer {
-    let snap = st.live.load_full();
-    let (Some(access), Some(api)) = (snap.access.get(name), snap.gateway.apis.get(name)) else {
-        return FastAnswer::Decline;
-    };
-    let (json, sse) = accepts(headers.accept.into_iter());
-    if !json && sse {
-        return FastAnswer::Decline;
-    }
-    let Some(revision) = crate::fastpath::eligible(headers, &snap.allowed_hosts) else {
-        return FastAnswer::Decline;
-    };
-    let caller = match &access.protection {
-        None => None,
-        Some(p) => match p.authorize_value(headers.authorization).await {
-            Ok(c) => {
-                if let Some(refusal) = p.check_call(api, &c, body) {
-                    return FastAnswer::Refusal(refusal);
-                }
-                Some(c)
-            }
-            Err(refusal) => return FastAnswer::Refusal(refusal),
-        },
-    };
-    match crate::fastpath::try_serve(
-        api,
-        &snap.upstream,
-        access,
-        caller.as_deref(),
-        revision,
-        headers,
-        body,
-    )
-    .await
-    {
-        Some(json) => FastAnswer::Json(json),
-        None => FastAnswer::Decline,
-    }
-}
-
-/// The JSON-RPC error for a body rmcp could not decode, when it was meant as JSON-RPC.
-fn undecodable(bytes: &[u8]) -> Option<Response> {
-    let (code, message, id) = match serde_json::from_slice::<serde_json::Value>(bytes) {
-        Err(e) => (-32700, format!("Parse error: {e}"), serde_json::Value::Null),
-        Ok(v) => {
-            let id = v.get("id").cloned().unwrap_or(serde_json::Value::Null);
-            let what = if !v.is_object() {
-                "a JSON-RPC message must be a JSON object".to_string()
-            } else if v.get("jsonrpc") != Some(&serde_json::Value::from("2.0")) {
-                "`jsonrpc` must be \"2.0\"".to_string()
-            } else if v.get("method").is_none_or(|m| !m.is_string()) && v.get("result").is_none() {
-                "a request needs a string `method`".to_string()
-            } else {
-                "the message does not match the MCP schema".to_string()
-            };
-            (-32600, format!("Invalid Request: {what}"), id)
-        }
-    };
-    let body = serde_json::json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}});
-    Some((StatusCode::BAD_REQUEST, axum::Json(body)).into_response())
-}
-
-/// Whether the `Accept` values admit JSON and SSE (`*/*` or no header admits both).
-fn accepts<'a>(values: impl Iterator<Item = &'a [u8]>) -> (bool, bool) {
-    let (mut json, mut sse, mut any) = (false, false, false);
-    for v in values {
-        // As `HeaderValue::to_str`: a value that is not visible ASCII is ignored.
-        if !crate::fastpath::is_visible_ascii(v) {
-            continue;
-        }
-        any = true;
-        for part in v.split(|b| *b == b',') {
-            let essence = part
-                .split(|b| *b == b';')
-                .next()
-                .unwrap_or_default()
-                .trim_ascii();
-            if essence == b"*/*" {
-                return (true, true);
-            }
-            json |= essence.eq_ignore_ascii_case(b"application/json")
-                || essence.eq_ignore_ascii_case(b"application/*");
-            sse |= essence.eq_ignore_ascii_case(b"text/event-stream")
-                || essence.eq_ignore_ascii_case(b"text/*");
-        }
-    }
-    if !any { (true, true) } else { (json, sse) }
 }

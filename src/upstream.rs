@@ -1,21 +1,15 @@
 //! Upstream: one pooled HTTP client that turns a validated tool call into a REST request and
 //! the answer into a tool result. The base URL comes from config only, never from a client.
 
-#[cfg(target_os = "linux")]
-pub mod batch;
-#[cfg(not(target_os = "linux"))]
-#[path = "upstream/batch_direct.rs"]
-pub mod batch;
+pub mod client;
 pub mod encode;
-pub mod h1;
+pub mod policy;
 
-use std::io::Write as _;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use rmcp::model::{CallToolResult, ContentBlock, JsonObject};
 use serde_json::{Map, Value};
 
@@ -39,6 +33,8 @@ pub enum UpstreamError {
     TooLarge(usize),
     #[error("upstream request failed: {0}")]
     Http(String),
+    #[error(transparent)]
+    Policy(#[from] policy::PolicyError),
 }
 
 /// Install ring as the process-wide TLS provider (idempotent); every reqwest client needs it
@@ -62,38 +58,29 @@ pub fn auth_client(total: Duration) -> Result<reqwest::Client, String> {
 /// The shared client and its limits.
 #[derive(Clone)]
 pub struct Upstream {
-    /// For `https://` backends.
-    client: reqwest::Client,
-    /// Inline HTTP/1.1 connection pools for `http://` backends, by `host:port`.
-    pools: Arc<RwLock<foldhash::HashMap<String, Arc<h1::Pool>>>>,
+    client: client::Client,
     cfg: UpstreamConfig,
 }
 
 /// An upstream answer, read whole (up to the size cap).
 pub struct Answer {
-    pub status: reqwest::StatusCode,
-    /// The answer's media type names JSON ([`h1::is_json`]).
+    pub status: http::StatusCode,
+    /// The answer's media type names JSON ([`is_json`]).
     pub is_json: bool,
     pub body: Bytes,
 }
 
 impl Upstream {
-    pub fn new(cfg: &UpstreamConfig) -> Result<Self, reqwest::Error> {
-        install_tls_provider();
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_millis(cfg.connect_timeout_ms))
-            .timeout(Duration::from_millis(cfg.timeout_ms))
-            .pool_max_idle_per_host(256)
-            .user_agent(concat!("rest2mcp/", env!("CARGO_PKG_VERSION")))
-            // Redirects are answered as they are (as over plain HTTP): a REST backend that
-            // redirects is usually a wrong base URL, and the Location is worth seeing.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
+    pub fn new(cfg: &UpstreamConfig) -> Result<Self, String> {
         Ok(Self {
-            client,
-            pools: Arc::default(),
+            client: client::Client::new(cfg)?,
             cfg: cfg.clone(),
         })
+    }
+
+    /// The upstream host policy (for checks at load).
+    pub fn policy(&self) -> &policy::HostPolicy {
+        self.client.policy()
     }
 
     /// Run one tool call end to end; every failure becomes an `isError` outcome.
@@ -124,7 +111,7 @@ impl Upstream {
         let op = &entry.mapped.op;
         let mut path_values: Vec<(&str, String)> = Vec::new();
         let mut query: Vec<String> = Vec::new();
-        let mut headers = reqwest::header::HeaderMap::new();
+        let mut headers = HeaderMap::new();
         let mut cookies: Vec<String> = Vec::new();
         let mut body_fields = Map::new();
         let mut whole_body: Option<&Value> = None;
@@ -189,184 +176,75 @@ impl Upstream {
         if !cookies.is_empty() {
             let v = HeaderValue::from_str(&cookies.join("; "))
                 .map_err(|_| UpstreamError::BadHeader("Cookie".into()))?;
-            headers.insert(reqwest::header::COOKIE, v);
+            headers.insert(http::header::COOKIE, v);
         }
         // The gateway's own headers (downstream identity, credentials) win over any argument.
         for (k, v) in extra {
             headers.insert(k.clone(), v.clone());
         }
-        let total = Duration::from_millis(self.cfg.timeout_ms);
-        let sent = if base.scheme() == "http" {
-            tokio::time::timeout(
-                total,
-                self.send_h1(&op.method, base, &target, &headers, content),
-            )
-            .await
-        } else {
-            // Start from the parsed base URL (its host is never re-parsed).
-            let mut url = base.clone();
-            match target.split_once('?') {
-                Some((p, q)) => {
-                    url.set_path(p);
-                    url.set_query(Some(q));
-                }
-                None => url.set_path(&target),
-            }
-            tokio::time::timeout(total, self.send_reqwest(&op.method, &url, headers, content)).await
-        };
-        sent.map_err(|_| UpstreamError::Timeout(self.cfg.timeout_ms))?
-    }
-
-    /// Plain HTTP: the inline keep-alive client.
-    async fn send_h1(
-        &self,
-        method: &str,
-        base: &url::Url,
-        target: &str,
-        headers: &reqwest::header::HeaderMap,
-        content: Option<(&str, Vec<u8>)>,
-    ) -> Result<Answer, UpstreamError> {
-        let pool = self.pool(base);
-        let mut req = Vec::with_capacity(256 + content.as_ref().map_or(0, |c| c.1.len()));
-        req.extend_from_slice(method.as_bytes());
-        req.push(b' ');
-        req.extend_from_slice(target.as_bytes());
-        req.extend_from_slice(b" HTTP/1.1\r\nHost: ");
-        req.extend_from_slice(base.host_str().unwrap_or("").as_bytes());
-        if let Some(port) = base.port() {
-            let _ = write!(req, ":{port}");
-        }
-        req.extend_from_slice(
-            concat!(
-                "\r\nUser-Agent: rest2mcp/",
-                env!("CARGO_PKG_VERSION"),
-                "\r\nAccept: application/json, */*;q=0.8\r\n"
-            )
-            .as_bytes(),
-        );
-        for (k, v) in headers {
-            req.extend_from_slice(k.as_str().as_bytes());
-            req.extend_from_slice(b": ");
-            req.extend_from_slice(v.as_bytes());
-            req.extend_from_slice(b"\r\n");
-        }
-        match &content {
-            Some((ct, body)) => {
-                req.extend_from_slice(
-                    format!(
-                        "Content-Type: {ct}\r\nContent-Length: {}\r\n\r\n",
-                        body.len()
-                    )
-                    .as_bytes(),
-                );
-                req.extend_from_slice(body);
-            }
-            None if matches!(method, "POST" | "PUT" | "PATCH") => {
-                req.extend_from_slice(b"Content-Length: 0\r\n\r\n");
-            }
-            None => req.extend_from_slice(b"\r\n"),
-        }
-        let connect = Duration::from_millis(self.cfg.connect_timeout_ms);
-        let a = pool
-            .send(&req, method, self.cfg.max_response_bytes, connect)
-            .await
-            .map_err(|e| match e {
-                h1::H1Error::Connect(e) => UpstreamError::Connect {
-                    host: pool.authority().to_string(),
-                    reason: e.to_string(),
-                },
-                h1::H1Error::TooLarge(n) => UpstreamError::TooLarge(n),
-                other => UpstreamError::Http(other.to_string()),
-            })?;
-        Ok(Answer {
-            status: reqwest::StatusCode::from_u16(a.status)
-                .map_err(|_| UpstreamError::Http(format!("invalid status {}", a.status)))?,
-            is_json: a.is_json,
-            body: a.body,
-        })
-    }
-
-    /// The connection pool for a backend, keyed by its base URL (no allocation on a hit).
-    fn pool(&self, base: &url::Url) -> Arc<h1::Pool> {
-        if let Some(p) = self.pools.read().expect("pools lock").get(base.as_str()) {
-            return p.clone();
-        }
-        let authority = format!(
-            "{}:{}",
-            base.host_str().unwrap_or(""),
-            base.port_or_known_default().unwrap_or(80)
-        );
-        self.pools
-            .write()
-            .expect("pools lock")
-            .entry(base.as_str().to_string())
-            .or_insert_with(|| Arc::new(h1::Pool::new(authority)))
-            .clone()
-    }
-
-    /// HTTPS (and anything else): reqwest, with rustls.
-    async fn send_reqwest(
-        &self,
-        method: &str,
-        url: &url::Url,
-        headers: reqwest::header::HeaderMap,
-        content: Option<(&str, Vec<u8>)>,
-    ) -> Result<Answer, UpstreamError> {
-        let method = reqwest::Method::from_bytes(method.as_bytes())
+        let method = http::Method::from_bytes(op.method.as_bytes())
             .map_err(|e| UpstreamError::Http(e.to_string()))?;
-        let mut req = self
-            .client
-            .request(method, url.clone())
-            .headers(headers)
-            .header(reqwest::header::ACCEPT, "application/json, */*;q=0.8");
-        if let Some((ct, bytes)) = content {
-            req = req.header(CONTENT_TYPE, ct).body(bytes);
-        }
-        let resp = req.send().await.map_err(|e| self.classify(e, url))?;
-        let status = resp.status();
-        let is_json = resp
-            .headers()
-            .get(CONTENT_TYPE)
-            .is_some_and(|v| h1::is_json(v.as_bytes()));
-        let cap = self.cfg.max_response_bytes;
-        if resp.content_length().is_some_and(|l| l as usize > cap) {
-            return Err(UpstreamError::TooLarge(cap));
-        }
-        let mut resp = resp;
-        let mut buf = BytesMut::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| self.classify(e, url))? {
-            if buf.len() + chunk.len() > cap {
-                return Err(UpstreamError::TooLarge(cap));
+        let mut req = http::Request::builder()
+            .method(method.clone())
+            .uri(target)
+            .body(())
+            .map_err(|e| UpstreamError::Http(format!("cannot build the request: {e}")))?;
+        let h = req.headers_mut();
+        h.insert(http::header::HOST, client::host_header(base));
+        h.insert(
+            http::header::USER_AGENT,
+            HeaderValue::from_static(concat!("rest2mcp/", env!("CARGO_PKG_VERSION"))),
+        );
+        h.insert(
+            http::header::ACCEPT,
+            HeaderValue::from_static("application/json, */*;q=0.8"),
+        );
+        h.extend(headers);
+        let body = match content {
+            Some((ct, bytes)) => {
+                let ct = HeaderValue::from_str(ct)
+                    .map_err(|_| UpstreamError::BadHeader("Content-Type".into()))?;
+                req.headers_mut().insert(CONTENT_TYPE, ct);
+                Bytes::from(bytes)
             }
-            buf.extend_from_slice(&chunk);
-        }
-        Ok(Answer {
-            status,
-            is_json,
-            body: buf.freeze(),
-        })
+            None => {
+                if matches!(
+                    method,
+                    http::Method::POST | http::Method::PUT | http::Method::PATCH
+                ) {
+                    req.headers_mut()
+                        .insert(http::header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+                }
+                Bytes::new()
+            }
+        };
+        let req = req.map(|()| http_body_util::Full::new(body));
+        let idempotent = matches!(
+            method,
+            http::Method::GET
+                | http::Method::HEAD
+                | http::Method::PUT
+                | http::Method::DELETE
+                | http::Method::OPTIONS
+                | http::Method::TRACE
+        );
+        let total = Duration::from_millis(self.cfg.timeout_ms);
+        tokio::time::timeout(total, self.client.send(base, req, idempotent))
+            .await
+            .map_err(|_| UpstreamError::Timeout(self.cfg.timeout_ms))?
     }
+}
 
-    fn classify(&self, e: reqwest::Error, url: &url::Url) -> UpstreamError {
-        if e.is_timeout() {
-            UpstreamError::Timeout(self.cfg.timeout_ms)
-        } else if e.is_connect() {
-            let host = format!(
-                "{}:{}",
-                url.host_str().unwrap_or("?"),
-                url.port_or_known_default().unwrap_or(0)
-            );
-            let mut reason = e.to_string();
-            let mut src = std::error::Error::source(&e);
-            while let Some(s) = src {
-                reason = s.to_string();
-                src = s.source();
-            }
-            UpstreamError::Connect { host, reason }
-        } else {
-            UpstreamError::Http(e.without_url().to_string())
-        }
-    }
+/// A `Content-Type` that says JSON (`application/json`, `application/problem+json`,
+/// `text/json`, ...): its media type names `json`.
+pub fn is_json(content_type: &[u8]) -> bool {
+    let media_type = content_type
+        .split(|b| *b == b';')
+        .next()
+        .unwrap_or_default();
+    media_type
+        .windows(4)
+        .any(|w| w.eq_ignore_ascii_case(b"json"))
 }
 
 /// The path template with each `{name}` that has a value replaced by it (values are already

@@ -186,6 +186,33 @@ impl Gateway {
         }
     }
 
+    /// A value from `/metrics` (the first sample whose name and labels start with `series`).
+    pub async fn metric(&self, series: &str) -> f64 {
+        let text = http_client()
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .find(|l| l.starts_with(series))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no `{series}` in /metrics:\n{text}"))
+    }
+
+    /// MCP requests answered so far by (the fast path, rmcp).
+    pub async fn served(&self) -> (f64, f64) {
+        (
+            self.metric("rest2mcp_mcp_requests_total{path=\"fast\"}")
+                .await,
+            self.metric("rest2mcp_mcp_requests_total{path=\"rmcp\"}")
+                .await,
+        )
+    }
+
     /// The gateway's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()

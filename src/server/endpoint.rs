@@ -1,0 +1,281 @@
+//! One request to `/mcp/{name}`: who is calling (from the head, before any body byte is
+//! read), the body (bounded), then the fast path for plain `tools/call` / `tools/list`, or
+//! rmcp's `StreamableHttpService` for everything else.
+
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use tower::ServiceExt;
+
+use super::body::{self, BodyError};
+use super::io::Clock;
+use super::{AppState, cors};
+
+/// Per-request facts the connection knows: its clock (for a lingering close) and when the body
+/// must have arrived.
+#[derive(Clone)]
+pub struct ConnCtx {
+    pub clock: std::sync::Arc<Clock>,
+    pub body_deadline: tokio::time::Instant,
+}
+
+/// The axum route for `/mcp/{name}` (every method; the connection sends plain `POST`s to
+/// [`post`] directly).
+pub async fn route(State(st): State<AppState>, Path(name): Path<String>, req: Request) -> Response {
+    entry(st, &name, req).await
+}
+
+/// CORS for browser-based clients on an allowed `Origin` (`server.allowed_origins`): preflights
+/// are answered before any token is asked for, and every answer (a 401 included, so the client
+/// can read `WWW-Authenticate`) names the origin. Other origins get no CORS headers, and rmcp
+/// refuses their requests.
+pub async fn entry(st: AppState, name: &str, req: Request) -> Response {
+    let origin = req
+        .headers()
+        .get(http::header::ORIGIN)
+        .filter(|o| {
+            o.to_str()
+                .is_ok_and(|o| cors::allowed(o, &st.live.load().allowed_origins))
+        })
+        .cloned();
+    if req.method() == http::Method::OPTIONS {
+        return cors::preflight(origin, req.headers());
+    }
+    let mut resp = serve(st, name, req).await;
+    if let Some(o) = origin {
+        cors::decorate(&mut resp, o);
+    }
+    resp
+}
+
+async fn serve(st: AppState, name: &str, req: Request) -> Response {
+    // Hold this snapshot for the whole request: it finishes on the mapping it began with.
+    let snap = st.live.load_full();
+    // Only an answer to a request with a body can leave bytes unread behind it.
+    let ctx = req
+        .extensions()
+        .get::<ConnCtx>()
+        .filter(|_| {
+            req.headers().contains_key(http::header::TRANSFER_ENCODING)
+                || req
+                    .headers()
+                    .get(http::header::CONTENT_LENGTH)
+                    .is_some_and(|v| v.as_bytes() != b"0")
+        })
+        .cloned();
+    let Some(access) = snap.access.get(name) else {
+        return early(
+            &ctx,
+            (
+                StatusCode::NOT_FOUND,
+                format!("no MCP server named `{name}` here\n"),
+            )
+                .into_response(),
+        );
+    };
+    // Who is calling: checked from the head, before any body byte is read.
+    let caller = match &access.protection {
+        None => None,
+        Some(p) => match p.authorize(req.headers()).await {
+            Ok(c) => Some(c),
+            Err(refusal) => return early(&ctx, refusal),
+        },
+    };
+    // The rest holds far more state than the checks above: boxed, so that a connection whose
+    // request was refused (or is still waiting for its token check) stays small.
+    Box::pin(serve_caller(st, name, req, snap, ctx, caller)).await
+}
+
+async fn serve_caller(
+    st: AppState,
+    name: &str,
+    req: Request,
+    snap: std::sync::Arc<super::Snapshot>,
+    ctx: Option<ConnCtx>,
+    caller: Option<std::sync::Arc<crate::auth::Caller>>,
+) -> Response {
+    let (Some(svcs), Some(access)) = (snap.services.get(name), snap.access.get(name)) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    // The spec asks clients to accept both JSON and SSE. Be lenient with those that name only
+    // one (curl, simple scripts): answer in the one they accept.
+    let (json, sse) = accepts(
+        req.headers()
+            .get_all(http::header::ACCEPT)
+            .iter()
+            .map(|v| v.as_bytes()),
+    );
+    let (mut parts, body) = req.into_parts();
+    if !(json && sse) {
+        parts.headers.insert(
+            http::header::ACCEPT,
+            http::HeaderValue::from_static("application/json, text/event-stream"),
+        );
+    }
+    let svc = if json || !sse { &svcs.json } else { &svcs.sse };
+    // Read the body here (bounded) so a message rmcp cannot decode gets a JSON-RPC error
+    // (-32700 / -32600) instead of a bare 415. Bodies no token vouched for count against the
+    // process-wide budget.
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let deadline = ctx.as_ref().map_or_else(
+        || tokio::time::Instant::now() + st.limits.body_read_timeout,
+        |c| c.body_deadline,
+    );
+    let budget = caller.is_none().then_some(&st.limits.budget);
+    let (bytes, _held) = match body::read(
+        body,
+        declared,
+        st.limits.max_request_bytes,
+        deadline,
+        budget,
+    )
+    .await
+    {
+        Ok(b) => b,
+        Err(e) => return early(&ctx, body_refusal(&e)),
+    };
+    let api = snap.gateway.apis.get(name);
+    if let (Some(p), Some(c), Some(api)) = (&access.protection, &caller, api)
+        && let Some(refusal) = p.check_call(api, c, &bytes)
+    {
+        return refusal;
+    }
+    let json_answer = json || !sse;
+    let headers = crate::fastpath::Headers::from_map(&parts.headers);
+    if json_answer
+        && parts.method == http::Method::POST
+        && let Some(api) = api
+        && let Some(revision) = crate::fastpath::eligible(&headers, &snap.allowed_hosts)
+        && let Some(body) = crate::fastpath::try_serve(
+            api,
+            &snap.upstream,
+            access,
+            caller.as_deref(),
+            revision,
+            &headers,
+            &bytes,
+            &st.counters.fast,
+        )
+        .await
+    {
+        return json_response(body);
+    }
+    st.counters
+        .rmcp
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if let Some(c) = caller {
+        parts.extensions.insert(c);
+    }
+    // rmcp's 415 also covers a wrong Content-Type: that one is left as rmcp says it.
+    let json_body = parts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|e| e.trim().eq_ignore_ascii_case("application/json"))
+        });
+    let req = Request::from_parts(parts, Body::from(bytes.clone()));
+    let resp = match svc.clone().oneshot(req).await {
+        Ok(resp) => resp.map(Body::new),
+        Err(never) => match never {},
+    };
+    if json_body && resp.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+        return undecodable(&bytes).unwrap_or(resp);
+    }
+    resp
+}
+
+/// An answer given with the request's body (possibly) unread: the connection closes after it,
+/// lingering so that a client still sending its body reads it. (`ctx` is `None` for a request
+/// without a body.)
+fn early(ctx: &Option<ConnCtx>, mut resp: Response) -> Response {
+    if let Some(c) = ctx {
+        c.clock.linger_on_close();
+        resp.headers_mut().insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+    }
+    resp
+}
+
+fn body_refusal(e: &BodyError) -> Response {
+    let status = match e {
+        BodyError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+        BodyError::Deadline => StatusCode::REQUEST_TIMEOUT,
+        BodyError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+        BodyError::Read(_) => StatusCode::BAD_REQUEST,
+    };
+    let mut resp = (status, format!("{e}\n")).into_response();
+    if matches!(e, BodyError::Busy) {
+        resp.headers_mut().insert(
+            http::header::RETRY_AFTER,
+            http::HeaderValue::from_static("1"),
+        );
+    }
+    resp
+}
+
+fn json_response(body: Vec<u8>) -> Response {
+    let mut resp = Response::new(Body::from(body));
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+/// The JSON-RPC error for a body rmcp could not decode, when it was meant as JSON-RPC.
+fn undecodable(bytes: &[u8]) -> Option<Response> {
+    let (code, message, id) = match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Err(e) => (-32700, format!("Parse error: {e}"), serde_json::Value::Null),
+        Ok(v) => {
+            let id = v.get("id").cloned().unwrap_or(serde_json::Value::Null);
+            let what = if !v.is_object() {
+                "a JSON-RPC message must be a JSON object".to_string()
+            } else if v.get("jsonrpc") != Some(&serde_json::Value::from("2.0")) {
+                "`jsonrpc` must be \"2.0\"".to_string()
+            } else if v.get("method").is_none_or(|m| !m.is_string()) && v.get("result").is_none() {
+                "a request needs a string `method`".to_string()
+            } else {
+                "the message does not match the MCP schema".to_string()
+            };
+            (-32600, format!("Invalid Request: {what}"), id)
+        }
+    };
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}});
+    Some((StatusCode::BAD_REQUEST, axum::Json(body)).into_response())
+}
+
+/// Whether the `Accept` values admit JSON and SSE (`*/*` or no header admits both).
+fn accepts<'a>(values: impl Iterator<Item = &'a [u8]>) -> (bool, bool) {
+    let (mut json, mut sse, mut any) = (false, false, false);
+    for v in values {
+        // As `HeaderValue::to_str`: a value that is not visible ASCII is ignored.
+        if !crate::fastpath::is_visible_ascii(v) {
+            continue;
+        }
+        any = true;
+        for part in v.split(|b| *b == b',') {
+            let essence = part
+                .split(|b| *b == b';')
+                .next()
+                .unwrap_or_default()
+                .trim_ascii();
+            if essence == b"*/*" {
+                return (true, true);
+            }
+            json |= essence.eq_ignore_ascii_case(b"application/json")
+                || essence.eq_ignore_ascii_case(b"application/*");
+            sse |= essence.eq_ignore_ascii_case(b"text/event-stream")
+                || essence.eq_ignore_ascii_case(b"text/*");
+        }
+    }
+    if !any { (true, true) } else { (json, sse) }
+}
