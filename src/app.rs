@@ -74,6 +74,7 @@ pub async fn serve(mut cfg: Config, cancel: CancellationToken) -> anyhow::Result
         live: Arc::new(ArcSwap::from_pointee(snapshot)),
         limits: Arc::new(Limits::new(&cfg.server)),
         counters: Arc::new(Counters::default()),
+        verifier: verifier.clone(),
     };
     let opts = ListenOptions::new(&cfg.server);
     tracing::info!(%addr, threads = opts.threads, max_connections = opts.max_connections, ready_ms = started.elapsed().as_millis() as u64, "rest2mcp ready");

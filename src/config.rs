@@ -551,6 +551,13 @@ impl Config {
                 )));
             }
         }
+        if let Some(o) = self.server.allowed_origins.iter().find(|o| {
+            o.trim().eq_ignore_ascii_case("null") || url::Url::parse(o.trim_end_matches(":*")).is_err()
+        }) {
+            return Err(ConfigError::Invalid(format!(
+                "server.allowed_origins: `{o}` is not an origin (scheme://host[:port] or scheme://host:*; `null` is sent by any sandboxed page and cannot be allowed)"
+            )));
+        }
         if self.server.max_connections == Some(0) {
             return Err(ConfigError::Invalid(
                 "server.max_connections must be at least 1".into(),

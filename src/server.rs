@@ -110,7 +110,7 @@ fn mcp_service(
         .with_json_response(json)
         .with_sse_keep_alive(None)
         .with_allowed_hosts(server.allowed_hosts.clone())
-        .with_allowed_origins(server.allowed_origins.clone())
+        .with_allowed_origins(cors::for_rmcp(&server.allowed_origins))
         .enforce_origin_validation()
         .with_max_request_body_bytes(server.max_request_bytes)
         .with_cancellation_token(cancel.child_token());
@@ -132,6 +132,7 @@ pub struct AppState {
     pub live: Arc<ArcSwap<Snapshot>>,
     pub limits: Arc<Limits>,
     pub counters: Arc<Counters>,
+    pub verifier: Arc<Verifier>,
 }
 
 /// Request limits shared by every connection.
@@ -206,11 +207,17 @@ async fn metrics(
          rest2mcp_connections_open {}\n\
          # HELP rest2mcp_connections_shed_total Client connections closed at once over the cap.\n\
          # TYPE rest2mcp_connections_shed_total counter\n\
-         rest2mcp_connections_shed_total {}\n",
+         rest2mcp_connections_shed_total {}\n\
+         # HELP rest2mcp_token_checks_total Bearer tokens checked, in full or from the cache.\n\
+         # TYPE rest2mcp_token_checks_total counter\n\
+         rest2mcp_token_checks_total{{result=\"verified\"}} {}\n\
+         rest2mcp_token_checks_total{{result=\"cached\"}} {}\n",
         c.fast.load(Ordering::Relaxed),
         c.rmcp.load(Ordering::Relaxed),
         c.open.load(Ordering::Relaxed),
         c.shed.load(Ordering::Relaxed),
+        st.verifier.stats.verified.load(Ordering::Relaxed),
+        st.verifier.stats.cached.load(Ordering::Relaxed),
     );
     (
         [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],

@@ -3,6 +3,8 @@
 
 mod support;
 
+use base64::Engine as _;
+
 use serde_json::{Value, json};
 use support::oauth::{self, AuthServer, CLIENT_ID, CLIENT_SECRET};
 use support::{Backend, Gateway, Mcp, fixture, is_error, text};
@@ -121,6 +123,26 @@ async fn metadata_and_challenges_guide_a_client_to_its_authorization_server() {
             "symmetric",
         ),
         (
+            // An allowed algorithm of another family, with the RSA key's kid: the key-family
+            // check refuses it before any signature check is tried.
+            "ES256 header naming the RSA key",
+            {
+                let pem = std::fs::read(fixture("keys/rsa1.pem")).unwrap();
+                let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+                h.kid = Some("rsa1".into());
+                let t = oauth::encode(
+                    &h,
+                    &good,
+                    &jsonwebtoken::EncodingKey::from_rsa_pem(&pem).unwrap(),
+                );
+                let (_, rest) = t.split_once('.').unwrap();
+                let es = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .encode(br#"{"alg":"ES256","typ":"JWT","kid":"rsa1"}"#);
+                format!("{es}.{rest}")
+            },
+            "no signing key",
+        ),
+        (
             "signed by a key the issuer never published",
             oauth::sign("rsa2", &good),
             "no signing key",
@@ -190,17 +212,25 @@ async fn scopes_decide_what_a_caller_sees_and_may_call() {
     };
     let r = post(&m, Some(&reader), LIST).await;
     assert_eq!(names(&r.json()), ["getPet"]);
-    let legacy_path = m
+    // A browser client (an `Origin`) is always served by rmcp: its `list_tools` filters too.
+    let before = gw.served().await;
+    let rmcp_path = m
         .post_raw(
-            r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"progressToken":1}}}"#,
-            &[("mcp-protocol-version", "2025-11-25"), ("authorization", &format!("Bearer {reader}"))],
+            LIST,
+            &[
+                ("mcp-protocol-version", "2025-11-25"),
+                ("authorization", &format!("Bearer {reader}")),
+                ("origin", "http://localhost:6274"),
+            ],
         )
         .await;
     assert_eq!(
-        names(&legacy_path.json()),
+        names(&rmcp_path.json()),
         ["getPet"],
         "rmcp's path filters too"
     );
+    let after = gw.served().await;
+    assert_eq!(after.1 - before.1, 1.0, "answered by rmcp");
 
     // Calling a tool beyond the caller's scopes: 403 insufficient_scope with the step-up scope.
     let r = post(
@@ -254,8 +284,14 @@ async fn key_rotation_works_without_restart_and_an_outage_fails_closed() {
     assert_eq!(post(&m, Some(&new_key_token), LIST).await.status, 401);
     // The issuer rotates: rsa2 is published. After the refresh interval, it is accepted.
     a.add_key("rsa2");
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let r = post(&m, Some(&new_key_token), LIST).await;
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let r = loop {
+        let r = post(&m, Some(&new_key_token), LIST).await;
+        if r.status == 200 || std::time::Instant::now() > until {
+            break r;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
     assert_eq!(r.status, 200, "{}", r.text);
 
     // Unknown kids re-fetch at most once per interval: a burst costs one fetch.
@@ -336,8 +372,14 @@ async fn opaque_tokens_are_introspected() {
         200,
         "still cached"
     );
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    let r = post(&m, Some(&good), LIST).await;
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let r = loop {
+        let r = post(&m, Some(&good), LIST).await;
+        if r.status != 200 || std::time::Instant::now() > until {
+            break r;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
     assert_eq!(r.status, 401, "{}", r.text);
     // An inactive answer is remembered: retries do not each cost an introspection.
     let n = a.introspections();

@@ -433,6 +433,35 @@ async fn dns_rebinding_is_refused() {
         .post_raw(ping, &[v, ("host", "mcp.example.com")])
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
+
+    // An allowed origin without a port means its default port (RFC 6454), for the CORS
+    // answer and for rmcp's check alike: another port gets neither.
+    let cfg = format!(
+        "server:\n  allowed_origins: ['https://app.example.com']\n{}",
+        api_config("echo", &fixture("echo.yaml"), &backend.url, "")
+    );
+    let gw3 = Gateway::start(&cfg);
+    let m3 = gw3.mcp("echo");
+    let ok = m3
+        .post_raw(ping, &[v, ("origin", "https://app.example.com")])
+        .await;
+    assert_eq!(ok.status, 200, "{}", ok.text);
+    assert_eq!(
+        ok.headers["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    let other = m3
+        .post_raw(ping, &[v, ("origin", "https://app.example.com:8443")])
+        .await;
+    assert_eq!(other.status, 403, "{}", other.text);
+    assert!(other.headers.get("access-control-allow-origin").is_none());
+    let null = m3.post_raw(ping, &[v, ("origin", "null")]).await;
+    assert_eq!(null.status, 403, "{}", null.text);
+    let err = support::refused(&format!(
+        "server:\n  allowed_origins: ['null']\n{}",
+        api_config("echo", &fixture("echo.yaml"), &backend.url, "")
+    ));
+    assert!(err.contains("sandboxed"), "{err}");
 }
 
 #[tokio::test]
@@ -1027,14 +1056,19 @@ async fn sigterm_finishes_calls_in_flight_then_exits() {
     half.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
         .await
         .unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    backend.wait_for("/slow").await;
     assert_eq!(
         gw.served().await,
         (2.0, 0.0),
         "the first call and the one in flight are on the fast path"
     );
     gw.terminate();
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // The signal is handled once the listener is closed.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while tokio::net::TcpStream::connect(&addr).await.is_ok() {
+        assert!(std::time::Instant::now() < until, "still accepting");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     half.write_all(b"\r\n").await.unwrap();
     let (status, head, text) = read_answer(&mut half, &mut Vec::new())
         .await
@@ -1119,7 +1153,7 @@ async fn one_worker_thread_serves_connections_concurrently() {
         "",
     );
     busy.write_all(slow.as_bytes()).await.unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    backend.wait_for("/slow").await;
     // The backend takes 3 s for /slow: these calls, on other connections, come first.
     let mcp = gw.mcp("echo");
     for code in [200, 201, 202] {

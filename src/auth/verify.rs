@@ -9,6 +9,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
@@ -84,6 +85,17 @@ pub struct Verifier {
     cache: quick_cache::sync::Cache<String, (Arc<Caller>, u64)>,
     /// Opaque tokens introspection called inactive, until when (unix secs).
     inactive: quick_cache::sync::Cache<String, u64>,
+    /// Tokens checked in full, and answered from the cache.
+    pub stats: TokenStats,
+}
+
+/// How tokens were checked, for `/metrics`.
+#[derive(Default)]
+pub struct TokenStats {
+    /// Checked in full (signature, or introspection).
+    pub verified: std::sync::atomic::AtomicU64,
+    /// Answered from the validated-token cache.
+    pub cached: std::sync::atomic::AtomicU64,
 }
 
 /// Where an issuer's keys come from.
@@ -130,6 +142,18 @@ struct Key {
     key: DecodingKey,
 }
 
+impl Key {
+    /// Whether a token whose header names `kid` and `alg` may be checked with this key: the
+    /// `kid` matches, the JWK's own `alg` (if any) is the header's, and the key's family is the
+    /// algorithm's. The last stops the algorithm confusions (an RSA public key used as an
+    /// HMAC secret, or as an EC key) even for an algorithm the issuer allows.
+    fn usable_for(&self, kid: Option<&str>, alg: Algorithm) -> bool {
+        (kid.is_none() || self.kid.as_deref() == kid)
+            && self.alg.is_none_or(|a| a == alg)
+            && self.key.family() == alg.family()
+    }
+}
+
 fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -172,6 +196,7 @@ impl Verifier {
             min_refresh: Duration::from_secs(cfg.jwks_min_refresh_secs),
             cache: quick_cache::sync::Cache::new(TOKEN_CACHE_ENTRIES),
             inactive: quick_cache::sync::Cache::new(TOKEN_CACHE_ENTRIES),
+            stats: TokenStats::default(),
         })
     }
 
@@ -198,10 +223,12 @@ impl Verifier {
         let t = now();
         if let Some((c, keep_until)) = self.cache.get(token) {
             if t <= keep_until && t <= c.expires_at + self.leeway {
+                self.stats.cached.fetch_add(1, Ordering::Relaxed);
                 return Ok(c);
             }
             self.cache.remove(token); // checked again below (revocation, key removal)
         }
+        self.stats.verified.fetch_add(1, Ordering::Relaxed);
         let (caller, keep_until) = if token.bytes().filter(|b| *b == b'.').count() == 2 {
             let c = self.verify_jwt(token).await?;
             let until = c.expires_at.min(t + self.cache_secs);
@@ -271,11 +298,7 @@ impl Verifier {
             let keys = issuer.keys.load();
             let mut found = false;
             let mut last_err = None;
-            for k in keys.keys.iter().filter(|k| {
-                (kid.is_none() || k.kid.as_deref() == kid)
-                    && k.alg.is_none_or(|a| a == header.alg)
-                    && k.key.family() == header.alg.family()
-            }) {
+            for k in keys.keys.iter().filter(|k| k.usable_for(kid, header.alg)) {
                 found = true;
                 match jsonwebtoken::decode::<Map<String, Value>>(token, &k.key, &validation) {
                     Ok(data) => return caller_from(data.claims, token),
@@ -739,6 +762,32 @@ mod tests {
             metadata_urls("https://tenant.auth0.com/").unwrap()[1],
             "https://tenant.auth0.com/.well-known/openid-configuration"
         );
+    }
+
+    #[test]
+    fn a_key_serves_only_its_own_algorithm_family() {
+        let pem = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/keys/rsa1.pub.pem"
+        ))
+        .unwrap();
+        let rsa = Key {
+            kid: Some("rsa1".into()),
+            alg: None,
+            key: DecodingKey::from_rsa_pem(&pem).unwrap(),
+        };
+        assert!(rsa.usable_for(Some("rsa1"), Algorithm::RS256));
+        assert!(rsa.usable_for(None, Algorithm::PS384));
+        // The confusion attacks: the RSA public key as an HMAC secret or an EC key.
+        assert!(!rsa.usable_for(Some("rsa1"), Algorithm::HS256));
+        assert!(!rsa.usable_for(Some("rsa1"), Algorithm::ES256));
+        assert!(!rsa.usable_for(Some("other"), Algorithm::RS256));
+        let pinned = Key {
+            alg: Some(Algorithm::RS512),
+            ..rsa
+        };
+        assert!(!pinned.usable_for(Some("rsa1"), Algorithm::RS256), "JWK alg");
+        assert!(pinned.usable_for(Some("rsa1"), Algorithm::RS512));
     }
 
     #[test]

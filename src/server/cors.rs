@@ -29,6 +29,26 @@ pub fn allowed(origin: &str, allow_list: &[String]) -> bool {
     })
 }
 
+/// The allow-list as rmcp must see it to decide exactly as [`allowed`] does: rmcp 3.11 still
+/// lets an entry without a port match any port (deprecated there); an origin without a port
+/// means the scheme's default port (RFC 6454), so each such entry gets it written out.
+pub fn for_rmcp(allow_list: &[String]) -> Vec<String> {
+    allow_list
+        .iter()
+        .map(|e| match parse(e) {
+            Some((scheme, host, Some(port))) if !e.ends_with(":*") => {
+                let host = if host.contains(':') && !host.starts_with('[') {
+                    format!("[{host}]")
+                } else {
+                    host
+                };
+                format!("{scheme}://{host}:{port}")
+            }
+            _ => e.clone(),
+        })
+        .collect()
+}
+
 /// (scheme, host, port with the scheme's default filled in) of an origin; `None` for `null`
 /// or anything that is not a bare `scheme://host[:port]`.
 fn parse(origin: &str) -> Option<(String, String, Option<u16>)> {
@@ -96,5 +116,10 @@ mod tests {
         assert!(!allowed("https://localhost:6274", &list));
         assert!(!allowed("http://localhost.evil.com:80", &list));
         assert!(!allowed("null", &list));
+        assert_eq!(
+            for_rmcp(&list),
+            ["http://localhost:*", "https://app.example.com:443"]
+        );
+        assert_eq!(for_rmcp(&["http://[::1]:*".into()]), ["http://[::1]:*"]);
     }
 }

@@ -59,6 +59,19 @@ impl Backend {
         self.seen.lock().unwrap().clone()
     }
 
+    /// Wait (up to 5 s) until the backend has received a request whose URI starts with
+    /// `prefix`.
+    pub async fn wait_for(&self, prefix: &str) {
+        let until = std::time::Instant::now() + Duration::from_secs(5);
+        while !self.requests().iter().any(|r| r.uri.starts_with(prefix)) {
+            assert!(
+                std::time::Instant::now() < until,
+                "the backend never received {prefix}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     pub fn last(&self) -> Seen {
         self.requests()
             .pop()
