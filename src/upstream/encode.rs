@@ -232,6 +232,117 @@ mod tests {
         assert_eq!(path_value(&l, &json!(5)).unwrap(), ".5");
     }
 
+    /// Every path style x value type, as in the OpenAPI style table (`color`, explode or not).
+    #[test]
+    fn path_styles_serialize_per_openapi() {
+        let arr = json!(["blue", "black", "brown"]);
+        let obj = json!({"R": 100, "G": 200, "B": 150});
+        let cases = [
+            (Style::Simple, false, json!("blue"), "blue"),
+            (Style::Simple, true, json!("blue"), "blue"),
+            (Style::Simple, false, arr.clone(), "blue,black,brown"),
+            (Style::Simple, true, arr.clone(), "blue,black,brown"),
+            (Style::Simple, false, obj.clone(), "R,100,G,200,B,150"),
+            (Style::Simple, true, obj.clone(), "R=100,G=200,B=150"),
+            (Style::Label, false, json!("blue"), ".blue"),
+            (Style::Label, true, json!("blue"), ".blue"),
+            (Style::Label, false, arr.clone(), ".blue,black,brown"),
+            (Style::Label, true, arr.clone(), ".blue.black.brown"),
+            (Style::Label, false, obj.clone(), ".R,100,G,200,B,150"),
+            (Style::Label, true, obj.clone(), ".R=100.G=200.B=150"),
+            (Style::Matrix, false, json!("blue"), ";color=blue"),
+            (Style::Matrix, true, json!("blue"), ";color=blue"),
+            (Style::Matrix, false, arr.clone(), ";color=blue,black,brown"),
+            (
+                Style::Matrix,
+                true,
+                arr.clone(),
+                ";color=blue;color=black;color=brown",
+            ),
+            (
+                Style::Matrix,
+                false,
+                obj.clone(),
+                ";color=R,100,G,200,B,150",
+            ),
+            (Style::Matrix, true, obj.clone(), ";R=100;G=200;B=150"),
+            // Empty values (the table's `empty` column); label's `.` is refused, see below.
+            (Style::Simple, false, json!(""), ""),
+            (Style::Matrix, false, json!(""), ";color"),
+            // Every item is percent-encoded: a `/` inside one never adds a segment.
+            (Style::Simple, false, json!(["a/b", "c?d"]), "a%2Fb,c%3Fd"),
+            (Style::Label, true, json!(["a/b", "."]), ".a%2Fb.."),
+            (Style::Matrix, true, json!({"k/": "v/"}), ";k%2F=v%2F"),
+            (Style::Simple, true, json!({"..": ".."}), "..=.."),
+            (Style::Simple, false, json!(["..", ".."]), "..,.."),
+            (Style::Label, false, json!(["", ""]), ".,"),
+            (Style::Label, true, json!({"": ""}), ".="),
+            (Style::Matrix, true, json!(".."), ";color=.."),
+            (Style::Simple, false, json!("..."), "..."),
+        ];
+        for (style, explode, value, want) in cases {
+            let p = param("color", Location::Path, style, explode);
+            let got = path_value(&p, &value);
+            assert_eq!(
+                got.as_deref(),
+                Ok(want),
+                "{style:?} explode={explode} {value}"
+            );
+            assert!(!want.contains('/') && !want.to_ascii_uppercase().contains("%2E"));
+        }
+    }
+
+    /// Whatever the style and type, a value that is, or serializes to, a dot segment (also
+    /// once percent-decoded) is refused, naming the parameter.
+    #[test]
+    fn no_path_value_makes_a_dot_segment() {
+        let refused = [
+            (Style::Simple, false, json!(".")),
+            (Style::Simple, true, json!("..")),
+            // The review's exploits: array-valued path arguments.
+            (Style::Simple, false, json!([".."])),
+            (Style::Simple, true, json!([".."])),
+            (Style::Simple, false, json!(["."])),
+            // Percent-encoded dots, which servers normalise to `.` (RFC 3986 6.2.2.2).
+            (Style::Simple, false, json!("%2E%2E")),
+            (Style::Simple, false, json!("%2e.")),
+            (Style::Simple, false, json!(["%2E"])),
+            (Style::Simple, false, json!("%252E%252E")),
+            // Label: the `.` prefix and separators are dots themselves.
+            (Style::Label, false, json!("")),
+            (Style::Label, true, json!("")),
+            (Style::Label, false, json!(".")),
+            (Style::Label, false, json!([])),
+            (Style::Label, true, json!([])),
+            (Style::Label, true, json!([""])),
+            (Style::Label, true, json!(["", ""])),
+            (Style::Label, false, json!(["."])),
+            (Style::Label, true, json!(["."])),
+            (Style::Label, false, json!({})),
+            (Style::Label, true, json!({})),
+            (Style::Label, false, json!(null)),
+        ];
+        for (style, explode, value) in refused {
+            let p = param("itemId", Location::Path, style, explode);
+            assert_eq!(
+                path_value(&p, &value),
+                Err(EncodeError::DotSegment("itemId".into())),
+                "{style:?} explode={explode} {value}"
+            );
+        }
+        let e = EncodeError::DotSegment("itemId".into()).to_string();
+        assert!(e.contains("`itemId`") && e.contains("must not be"), "{e}");
+    }
+
+    /// Unreserved characters, `.` among them, are never percent-encoded, so the encoder itself
+    /// never writes `%2E`.
+    #[test]
+    fn dots_are_never_percent_encoded() {
+        assert_eq!(enc("a.b~c-d_e"), "a.b~c-d_e");
+        assert_eq!(enc(".."), "..");
+        assert_eq!(enc("%2E"), "%252E");
+    }
+
     #[test]
     fn query_styles() {
         let mut out = vec![];
