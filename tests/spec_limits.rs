@@ -186,6 +186,22 @@ fn every_spelling_of_one_ref_is_one_definition_in_linear_time() {
     }
 }
 
+/// A reference into `#/paths` keeps the paths whole however it is spelled.
+#[test]
+fn a_spelled_reference_into_paths_still_resolves() {
+    let spec = ingest::parse(
+        br##"{"openapi":"3.0.3","info":{"title":"t","version":"1"},"paths":{
+        "/a":{"get":{"responses":{"200":{"description":"ok","content":{"application/json":
+          {"schema":{"type":"object","properties":{"n":{"type":"integer"}}}}}}}}},
+        "/b":{"post":{"requestBody":{"required":true,"content":{"application/json":{"schema":
+          {"$ref":"#/p%61ths/~1a/get/responses/200/content/application~1json/schema"}}}},
+          "responses":{"200":{"description":"ok"}}}}}}"##,
+    )
+    .unwrap();
+    assert_eq!(spec.operations.len(), 2, "{:?}", spec.diagnostics);
+    assert!(spec.diagnostics.is_empty(), "{:?}", spec.diagnostics);
+}
+
 /// YAML aliases expanding exponentially ("billion laughs") are refused by the YAML reader.
 #[test]
 fn yaml_billion_laughs_is_refused() {

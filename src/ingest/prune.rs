@@ -112,7 +112,11 @@ impl<'de> Visitor<'de> for Pruned<'_> {
             }
             let names = keyword && NAME_MAPS.contains(&key.as_str());
             let v = map.next_value_seed(Pruned { names, ..self })?;
-            if key == "$ref" && v.as_str().is_some_and(|r| r.starts_with("#/paths")) {
+            if key == "$ref"
+                && v.as_str()
+                    .and_then(super::schema::canonical_ref)
+                    .is_some_and(|r| r.starts_with("#/paths"))
+            {
                 self.refs_paths.set(true);
             }
             out.insert(key, v);
