@@ -174,6 +174,8 @@ impl Scan<'_> {
     /// `yaml_parser_scan_to_next_token`: spaces, comments, line breaks.
     fn skip_to_next_token(&mut self) {
         loop {
+            // `yaml_serde` sets the encoding, so libyaml's reader leaves a leading byte order
+            // mark to the scanner, which skips it as one column.
             if self.col == 0 && self.b[self.i.min(self.b.len())..].starts_with(b"\xEF\xBB\xBF") {
                 self.skip();
             }
