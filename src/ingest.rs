@@ -6,7 +6,9 @@
 //! on one malformed operation, and tool schemas need the raw JSON Schema anyway. Each operation
 //! is normalised on its own; one that cannot be is skipped with a [`Diagnostic`].
 
+pub mod limits;
 pub mod prune;
+mod read;
 pub mod schema;
 
 use std::collections::BTreeSet;
@@ -31,6 +33,8 @@ pub enum IngestError {
     Json(serde_json::Error),
     #[error("not valid YAML: {0}")]
     Yaml(String),
+    #[error("the document nests deeper than {limit} levels of maps and lists, the most a spec may have{}", at_line(.line))]
+    TooDeep { limit: usize, line: Option<usize> },
     #[error(
         "not an OpenAPI document: no `openapi` (3.x) or `swagger` (2.0) version field at the top level"
     )]
@@ -233,46 +237,20 @@ pub fn load_file(path: &Path) -> Result<ApiSpec, IngestError> {
     }
     // JSON is streamed into the tree: a large document never sits in memory twice.
     let t = std::time::Instant::now();
-    let flag = std::cell::Cell::new(false);
-    let seed = prune::Pruned {
-        names: false,
-        refs_paths: &flag,
-    };
-    let mut de = serde_json::Deserializer::from_reader(reader);
-    let root = serde::de::DeserializeSeed::deserialize(seed, &mut de).map_err(IngestError::Json)?;
-    de.end().map_err(IngestError::Json)?;
-    normalise_tree(root, flag.get(), t)
+    let tree = read::json_stream(reader)?;
+    normalise_tree(tree.root, tree.refs_paths, t)
 }
 
-/// Parse JSON or YAML bytes into a (pruned) JSON tree, and say whether some `$ref` points
-/// into `#/paths`.
-fn parse_tree_flagged(bytes: &[u8]) -> Result<(Value, bool), IngestError> {
-    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
-    use serde::de::DeserializeSeed;
-    let flag = std::cell::Cell::new(false);
-    let seed = prune::Pruned {
-        names: false,
-        refs_paths: &flag,
-    };
-    if first == Some(&b'{') {
-        let mut de = serde_json::Deserializer::from_slice(bytes);
-        let v = seed.deserialize(&mut de).map_err(IngestError::Json)?;
-        de.end().map_err(IngestError::Json)?;
-        Ok((v, flag.get()))
-    } else {
-        let v = seed
-            .deserialize(yaml_serde::Deserializer::from_slice(bytes))
-            .map_err(|e| IngestError::Yaml(e.to_string()))?;
-        Ok((v, flag.get()))
-    }
+fn at_line(line: &Option<usize>) -> String {
+    line.map(|l| format!(" (line {l})")).unwrap_or_default()
 }
 
 /// Read and normalise a document from bytes (JSON or YAML).
 pub fn parse(bytes: impl AsRef<[u8]>) -> Result<ApiSpec, IngestError> {
     let t = std::time::Instant::now();
-    let (root, refs_paths) = parse_tree_flagged(bytes.as_ref())?;
+    let tree = read::tree(bytes.as_ref())?;
     drop(bytes); // the tree is all we need: free the file before normalising
-    normalise_tree(root, refs_paths, t)
+    normalise_tree(tree.root, tree.refs_paths, t)
 }
 
 fn normalise_tree(

@@ -14,6 +14,8 @@ use serde::Deserializer;
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
+use super::limits::MAX_DEPTH;
+
 /// Keywords no tool uses: examples, response headers and links, callbacks, external docs.
 const UNUSED: [&str; 5] = ["examples", "headers", "links", "callbacks", "externalDocs"];
 
@@ -39,13 +41,49 @@ const NAME_MAPS: [&str; 18] = [
     "pathItems",
 ];
 
-/// Deserialize a whole document, pruned.
+/// What reading a document found out on the way.
+#[derive(Default)]
+pub struct Flags {
+    /// Some `$ref` points into `#/paths` (then the paths must stay whole).
+    pub refs_paths: Cell<bool>,
+    /// The document nests deeper than [`MAX_DEPTH`]: the reader's error is that.
+    pub too_deep: Cell<bool>,
+}
+
+/// Deserialize a whole document, pruned, refusing one nested deeper than [`MAX_DEPTH`].
 #[derive(Clone, Copy)]
 pub struct Pruned<'a> {
     /// The map being read has names as keys.
-    pub names: bool,
-    /// Set when some `$ref` points into `#/paths` (then the paths must stay whole).
-    pub refs_paths: &'a Cell<bool>,
+    names: bool,
+    /// Maps and lists around the value being read.
+    depth: usize,
+    flags: &'a Flags,
+}
+
+impl<'a> Pruned<'a> {
+    /// The seed for a document's root.
+    pub fn root(flags: &'a Flags) -> Self {
+        Pruned {
+            names: false,
+            depth: 0,
+            flags,
+        }
+    }
+
+    /// The seed for the values inside a map or list read by `self`, or the depth error.
+    fn inside<E: serde::de::Error>(self, names: bool) -> Result<Self, E> {
+        if self.depth >= MAX_DEPTH {
+            self.flags.too_deep.set(true);
+            return Err(E::custom(format_args!(
+                "the document nests deeper than {MAX_DEPTH} levels"
+            )));
+        }
+        Ok(Pruned {
+            names,
+            depth: self.depth + 1,
+            flags: self.flags,
+        })
+    }
 }
 
 impl<'de> DeserializeSeed<'de> for Pruned<'_> {
@@ -89,17 +127,15 @@ impl<'de> Visitor<'de> for Pruned<'_> {
         d.deserialize_any(self)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let child = self.inside(false)?;
         let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
-        let child = Pruned {
-            names: false,
-            ..self
-        };
         while let Some(v) = seq.next_element_seed(child)? {
             out.push(v);
         }
         Ok(Value::Array(out))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let child = self.inside(false)?;
         let mut out = Map::new();
         while let Some(key) = map.next_key::<String>()? {
             let keyword = !self.names;
@@ -111,9 +147,13 @@ impl<'de> Visitor<'de> for Pruned<'_> {
                 continue;
             }
             let names = keyword && NAME_MAPS.contains(&key.as_str());
-            let v = map.next_value_seed(Pruned { names, ..self })?;
-            if key == "$ref" && v.as_str().is_some_and(|r| r.starts_with("#/paths")) {
-                self.refs_paths.set(true);
+            let v = map.next_value_seed(Pruned { names, ..child })?;
+            if key == "$ref"
+                && v.as_str()
+                    .and_then(super::schema::canonical_ref)
+                    .is_some_and(|r| r.starts_with("#/paths"))
+            {
+                self.flags.refs_paths.set(true);
             }
             out.insert(key, v);
         }
@@ -130,13 +170,10 @@ mod tests {
         let doc = br#"{"x-logo":1,"components":{"examples":{"a":1},"schemas":{"examples":{
             "type":"object","x-internal":true,"x-nullable":true,
             "properties":{"examples":{"type":"string"},"x-count":{"type":"integer"}}}}}}"#;
-        let flag = Cell::new(false);
-        let v = Pruned {
-            names: false,
-            refs_paths: &flag,
-        }
-        .deserialize(&mut serde_json::Deserializer::from_slice(doc))
-        .unwrap();
+        let flags = Flags::default();
+        let v = Pruned::root(&flags)
+            .deserialize(&mut serde_json::Deserializer::from_slice(doc))
+            .unwrap();
         assert_eq!(
             v,
             serde_json::json!({"components":{"schemas":{"examples":{"type":"object","x-nullable":true,

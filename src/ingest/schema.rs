@@ -7,11 +7,11 @@
 //! type, boolean `exclusiveMinimum`/`exclusiveMaximum` become numbers, `type: file` becomes a
 //! binary string, `example` becomes `examples`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
-use super::{SpecVersion, resolve_pointer};
+use super::SpecVersion;
 
 /// Why a schema could not be translated (the operation using it is skipped).
 #[derive(Debug, thiserror::Error, Clone, PartialEq)]
@@ -35,12 +35,20 @@ struct Def {
 }
 
 /// Translates schemas of one document; caches every referenced component schema.
+///
+/// References are keyed by their canonical pointer (percent-decoded once), so every spelling
+/// of one pointer (`#/components/schemas/Pet`, `#/components/schemas/P%65t`, ...) is one
+/// definition, found by one hash lookup: loading stays linear in the number of references.
 pub struct SchemaTranslator<'d> {
     root: &'d Value,
     version: SpecVersion,
-    /// pointer (e.g. `#/components/schemas/Pet`) -> translated definition
+    /// canonical pointer (e.g. `#/components/schemas/Pet`) -> translated definition
     defs: HashMap<String, Def>,
+    /// canonical pointer -> its `$defs` key
     keys: HashMap<String, String>,
+    /// every `$defs` key given out, and per base name the last `_n` suffix tried
+    used: HashSet<String>,
+    suffixes: HashMap<String, usize>,
 }
 
 impl<'d> SchemaTranslator<'d> {
@@ -50,6 +58,8 @@ impl<'d> SchemaTranslator<'d> {
             version,
             defs: HashMap::new(),
             keys: HashMap::new(),
+            used: HashSet::new(),
+            suffixes: HashMap::new(),
         }
     }
 
@@ -120,7 +130,8 @@ impl<'d> SchemaTranslator<'d> {
             },
         );
         let root = self.root;
-        let target = resolve_pointer(root, ptr).ok_or_else(|| SchemaError::DanglingRef(ptr.into()));
+        let target =
+            resolve_canonical(root, ptr).ok_or_else(|| SchemaError::DanglingRef(ptr.into()));
         let result = target.and_then(|t| self.translate(t));
         let def = self.defs.get_mut(ptr).expect("inserted above");
         match result {
@@ -133,7 +144,8 @@ impl<'d> SchemaTranslator<'d> {
         Ok(())
     }
 
-    /// A `$defs` key for a pointer: the component name when it is one, else the escaped pointer.
+    /// A `$defs` key for a canonical pointer: the component name when it is one, else the
+    /// pointer's tokens joined by `.`; a key already given out gets the next free `_n`.
     fn key_for(&mut self, ptr: &str) -> String {
         if let Some(k) = self.keys.get(ptr) {
             return k.clone();
@@ -143,20 +155,26 @@ impl<'d> SchemaTranslator<'d> {
             .or_else(|| ptr.strip_prefix("#/definitions/"))
             .filter(|s| !s.contains('/'))
             .map(unescape_pointer_token);
-        let mut key = short.unwrap_or_else(|| {
+        let base = short.unwrap_or_else(|| {
             ptr.trim_start_matches("#/")
                 .split('/')
                 .map(unescape_pointer_token)
                 .collect::<Vec<_>>()
                 .join(".")
         });
-        if self.keys.values().any(|k| *k == key) {
-            let mut n = 2;
-            while self.keys.values().any(|k| *k == format!("{key}_{n}")) {
-                n += 1;
+        let key = if self.used.insert(base.clone()) {
+            base
+        } else {
+            // Suffixes are tried in increasing order per base name, each at most once.
+            let n = self.suffixes.entry(base.clone()).or_insert(1);
+            loop {
+                *n += 1;
+                let candidate = format!("{base}_{n}");
+                if self.used.insert(candidate.clone()) {
+                    break candidate;
+                }
             }
-            key = format!("{key}_{n}");
-        }
+        };
         self.keys.insert(ptr.to_string(), key.clone());
         key
     }
@@ -302,15 +320,38 @@ impl<'d> SchemaTranslator<'d> {
         if !r.starts_with('#') {
             return Err(SchemaError::ExternalRef(r.to_string()));
         }
-        if resolve_pointer(self.root, r).is_none() {
+        let ptr = canonical_ref(r).ok_or_else(|| SchemaError::DanglingRef(r.to_string()))?;
+        // A pointer seen before was resolved then: one lookup instead of a walk.
+        if !self.keys.contains_key(&ptr) && resolve_canonical(self.root, &ptr).is_none() {
             return Err(SchemaError::DanglingRef(r.to_string()));
         }
-        deps.insert(r.to_string());
-        let key = self.key_for(r);
+        let key = self.key_for(&ptr);
+        deps.insert(ptr);
         Ok(Value::String(format!(
             "#/$defs/{}",
             escape_pointer_token(&key)
         )))
+    }
+}
+
+/// A local reference (`#...`, a URI fragment) as one canonical string: percent-decoded once,
+/// so all spellings of one JSON pointer are equal. `None` when it does not decode to UTF-8.
+pub fn canonical_ref(r: &str) -> Option<String> {
+    let fragment = r.strip_prefix('#')?;
+    if !fragment.contains('%') {
+        return Some(r.to_string());
+    }
+    let decoded = percent_encoding::percent_decode_str(fragment)
+        .decode_utf8()
+        .ok()?;
+    Some(format!("#{decoded}"))
+}
+
+/// Resolve a canonical reference (see [`canonical_ref`]): a JSON pointer after the `#`.
+fn resolve_canonical<'a>(root: &'a Value, ptr: &str) -> Option<&'a Value> {
+    match ptr.strip_prefix('#')? {
+        "" => Some(root),
+        p => root.pointer(p),
     }
 }
 
@@ -340,11 +381,9 @@ fn make_nullable(out: &mut Map<String, Value>) {
     }
 }
 
+/// One JSON pointer token, unescaped (the pointer is already percent-decoded).
 fn unescape_pointer_token(t: &str) -> String {
-    let t = t.replace("~1", "/").replace("~0", "~");
-    percent_encoding::percent_decode_str(&t)
-        .decode_utf8_lossy()
-        .into_owned()
+    t.replace("~1", "/").replace("~0", "~")
 }
 
 fn escape_pointer_token(t: &str) -> String {
@@ -403,6 +442,31 @@ mod tests {
             out,
             json!({"type":"integer","exclusiveMinimum":1,"maximum":9})
         );
+    }
+
+    #[test]
+    fn spellings_of_one_pointer_are_one_definition_and_keys_stay_unique() {
+        let root = json!({"components":{"schemas":{"Pet":{"type":"string"},
+            "Pet_2":{"type":"integer"},"A%20B":{"type":"boolean"},"a/b":{"type":"null"}}},
+            "definitions":{"Pet":{"type":"number"}}});
+        let mut t = SchemaTranslator::new(&root, SpecVersion::V3_0);
+        let mut refs = |r: &str| t.translate(&json!({"$ref": r})).unwrap().0["$ref"].clone();
+        assert_eq!(refs("#/components/schemas/Pet"), "#/$defs/Pet");
+        assert_eq!(refs("#/components/schemas/P%65t"), "#/$defs/Pet");
+        assert_eq!(refs("#/%63omponents/schemas/%50%65%74"), "#/$defs/Pet");
+        assert_eq!(refs("#/definitions/Pet"), "#/$defs/Pet_2");
+        assert_eq!(refs("#/components/schemas/Pet_2"), "#/$defs/Pet_2_2");
+        // Decoded once: `%2520` is a literal `%20` in the name.
+        assert_eq!(refs("#/components/schemas/A%2520B"), "#/$defs/A%20B");
+        assert_eq!(refs("#/components/schemas/a~1b"), "#/$defs/a~1b");
+        assert_eq!(
+            t.translate(&json!({"$ref": "#/components/schemas/%FF"}))
+                .unwrap_err(),
+            SchemaError::DanglingRef("#/components/schemas/%FF".into())
+        );
+        assert_eq!(canonical_ref("#/a/P%65t").as_deref(), Some("#/a/Pet"));
+        assert_eq!(canonical_ref("#/a/Pet").as_deref(), Some("#/a/Pet"));
+        assert_eq!(canonical_ref("x#/a"), None);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Turning validated tool arguments into the pieces of an HTTP request, following each
-//! parameter's OpenAPI `style`/`explode`. Path values are percent-encoded so no `/` or `..`
-//! escapes the path template; header values with line breaks are refused.
+//! parameter's OpenAPI `style`/`explode`. Path values are percent-encoded item by item and the
+//! expansion is refused when it is a dot segment, so no `/` or `..` escapes the path template,
+//! whatever the value's type and style; header values with line breaks are refused.
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Map, Value};
@@ -33,8 +34,12 @@ const RESERVED_OK: &AsciiSet = &STRICT
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum EncodeError {
-    #[error("path parameter `{0}` must not be `.` or `..`")]
+    #[error(
+        "path parameter `{0}` must not be `.` or `..`, nor serialize to one (as written or percent-decoded): it would climb the request path"
+    )]
     DotSegment(String),
+    #[error("path parameter `{0}` must not add a `/` to the request path")]
+    PathSlash(String),
     #[error("header parameter `{0}` must not contain line breaks or control characters")]
     HeaderControl(String),
 }
@@ -54,62 +59,100 @@ pub fn scalar(v: &Value) -> String {
     }
 }
 
-/// Expand one path parameter (already known to be in the template).
+/// Expand one path parameter (already known to be in the template), per its `style` and
+/// `explode`, and refuse a value that would change the path's shape: every item is
+/// percent-encoded (a `/` in one becomes `%2F`), and the whole expansion must not be a dot
+/// segment (`.`, `..`, also once percent-decoded), whatever the value's type: label style's
+/// prefix and separators are dots themselves (`""` -> `.`, `["", ""]` -> `..`).
 pub fn path_value(p: &Parameter, v: &Value) -> Result<String, EncodeError> {
-    let (prefix, sep, named) = match p.style {
-        Style::Label => (".".to_string(), if p.explode { "." } else { "," }, false),
-        Style::Matrix => (format!(";{}", enc(&p.name)), "", true),
-        _ => (String::new(), ",", false),
+    let out = serialize_path(p, v);
+    check_path_segment(&p.name, &out)?;
+    Ok(out)
+}
+
+/// The RFC 6570 expansion OpenAPI prescribes for `simple`, `label` and `matrix`.
+fn serialize_path(p: &Parameter, v: &Value) -> String {
+    let name = enc(&p.name);
+    // `name=value`, or `name` alone for an empty value (RFC 6570's `;color`).
+    let named = |value: &str| {
+        if value.is_empty() {
+            name.clone()
+        } else {
+            format!("{name}={value}")
+        }
     };
-    let out = match v {
+    if p.style == Style::Matrix {
+        return match v {
+            Value::Array(items) if p.explode => items
+                .iter()
+                .map(|i| format!(";{}", named(&enc(&scalar(i)))))
+                .collect(),
+            Value::Array(items) => {
+                let items: Vec<String> = items.iter().map(|i| enc(&scalar(i))).collect();
+                format!(";{name}={}", items.join(","))
+            }
+            Value::Object(m) if p.explode => object_pairs(m)
+                .into_iter()
+                .map(|(k, v)| format!(";{k}={v}"))
+                .collect(),
+            Value::Object(m) => format!(";{name}={}", flat_pairs(m)),
+            other => format!(";{}", named(&enc(&scalar(other)))),
+        };
+    }
+    let (prefix, sep) = match p.style {
+        Style::Label => (".", if p.explode { "." } else { "," }),
+        _ => ("", ","),
+    };
+    match v {
         Value::Array(items) => {
             let items: Vec<String> = items.iter().map(|i| enc(&scalar(i))).collect();
-            if named {
-                if p.explode {
-                    items
-                        .iter()
-                        .map(|i| format!(";{}={i}", enc(&p.name)))
-                        .collect::<String>()
-                } else {
-                    format!("{prefix}={}", items.join(","))
-                }
-            } else {
-                format!("{prefix}{}", items.join(sep))
-            }
+            format!("{prefix}{}", items.join(sep))
         }
-        Value::Object(m) => {
-            let pairs = object_pairs(m);
-            if named && p.explode {
-                pairs.iter().map(|(k, v)| format!(";{k}={v}")).collect()
-            } else if p.explode {
-                let kv: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                format!("{prefix}{}", kv.join(sep))
-            } else {
-                let flat: Vec<String> = pairs
-                    .iter()
-                    .flat_map(|(k, v)| [k.clone(), v.clone()])
-                    .collect();
-                if named {
-                    format!("{prefix}={}", flat.join(","))
-                } else {
-                    format!("{prefix}{}", flat.join(","))
-                }
-            }
+        Value::Object(m) if p.explode => {
+            let kv: Vec<String> = object_pairs(m)
+                .into_iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            format!("{prefix}{}", kv.join(sep))
         }
-        scalar_v => {
-            let s = scalar(scalar_v);
-            if s == "." || s == ".." {
-                return Err(EncodeError::DotSegment(p.name.clone()));
-            }
-            let mut out = prefix;
-            if named {
-                out.push('=');
-            }
-            out.extend(utf8_percent_encode(&s, STRICT));
-            out
+        Value::Object(m) => format!("{prefix}{}", flat_pairs(m)),
+        other => format!("{prefix}{}", enc(&scalar(other))),
+    }
+}
+
+/// An object as `k1,v1,k2,v2` (not exploded), each encoded.
+fn flat_pairs(m: &Map<String, Value>) -> String {
+    let flat: Vec<String> = object_pairs(m)
+        .into_iter()
+        .flat_map(|(k, v)| [k, v])
+        .collect();
+    flat.join(",")
+}
+
+/// How many times a segment is percent-decoded when looking for a dot segment: a server that
+/// decodes twice (a proxy, then the application) must not find one either.
+const DECODE_ROUNDS: usize = 4;
+
+/// Refuse an expanded path value that adds a `/` (never produced: items are encoded) or that
+/// is, or holds a segment that is, `.` or `..` as written or after percent-decoding.
+fn check_path_segment(name: &str, expanded: &str) -> Result<(), EncodeError> {
+    if expanded.contains('/') {
+        return Err(EncodeError::PathSlash(name.to_string()));
+    }
+    let mut seg = std::borrow::Cow::Borrowed(expanded);
+    for _ in 0..DECODE_ROUNDS {
+        if seg == "." || seg == ".." {
+            return Err(EncodeError::DotSegment(name.to_string()));
         }
-    };
-    Ok(out)
+        // A dot segment is at most 2 characters, or 6 when spelled `%2E%2E`: a longer segment
+        // needs another decoding round to shrink, so stop when one changes nothing.
+        let decoded = percent_encoding::percent_decode_str(&seg).decode_utf8_lossy();
+        if decoded == seg {
+            break;
+        }
+        seg = std::borrow::Cow::Owned(decoded.into_owned());
+    }
+    Ok(())
 }
 
 fn object_pairs(m: &Map<String, Value>) -> Vec<(String, String)> {
@@ -230,6 +273,137 @@ mod tests {
         assert_eq!(path_value(&m, &json!([1, 2])).unwrap(), ";id=1;id=2");
         let l = param("id", Location::Path, Style::Label, false);
         assert_eq!(path_value(&l, &json!(5)).unwrap(), ".5");
+    }
+
+    /// Every path style x value type, as in the OpenAPI style table (`color`, explode or not).
+    #[test]
+    fn path_styles_serialize_per_openapi() {
+        let arr = json!(["blue", "black", "brown"]);
+        let obj = json!({"R": 100, "G": 200, "B": 150});
+        let cases = [
+            (Style::Simple, false, json!("blue"), "blue"),
+            (Style::Simple, true, json!("blue"), "blue"),
+            (Style::Simple, false, arr.clone(), "blue,black,brown"),
+            (Style::Simple, true, arr.clone(), "blue,black,brown"),
+            (Style::Simple, false, obj.clone(), "R,100,G,200,B,150"),
+            (Style::Simple, true, obj.clone(), "R=100,G=200,B=150"),
+            (Style::Label, false, json!("blue"), ".blue"),
+            (Style::Label, true, json!("blue"), ".blue"),
+            (Style::Label, false, arr.clone(), ".blue,black,brown"),
+            (Style::Label, true, arr.clone(), ".blue.black.brown"),
+            (Style::Label, false, obj.clone(), ".R,100,G,200,B,150"),
+            (Style::Label, true, obj.clone(), ".R=100.G=200.B=150"),
+            (Style::Matrix, false, json!("blue"), ";color=blue"),
+            (Style::Matrix, true, json!("blue"), ";color=blue"),
+            (Style::Matrix, false, arr.clone(), ";color=blue,black,brown"),
+            (
+                Style::Matrix,
+                true,
+                arr.clone(),
+                ";color=blue;color=black;color=brown",
+            ),
+            (
+                Style::Matrix,
+                false,
+                obj.clone(),
+                ";color=R,100,G,200,B,150",
+            ),
+            (Style::Matrix, true, obj.clone(), ";R=100;G=200;B=150"),
+            // Empty values (the table's `empty` column); label's `.` is refused, see below.
+            (Style::Simple, false, json!(""), ""),
+            (Style::Matrix, false, json!(""), ";color"),
+            // Every item is percent-encoded: a `/` inside one never adds a segment.
+            (Style::Simple, false, json!(["a/b", "c?d"]), "a%2Fb,c%3Fd"),
+            (Style::Label, true, json!(["a/b", "."]), ".a%2Fb.."),
+            (Style::Matrix, true, json!({"k/": "v/"}), ";k%2F=v%2F"),
+            (Style::Simple, true, json!({"..": ".."}), "..=.."),
+            (Style::Simple, false, json!(["..", ".."]), "..,.."),
+            (Style::Label, false, json!(["", ""]), ".,"),
+            (Style::Label, true, json!({"": ""}), ".="),
+            (Style::Matrix, true, json!(".."), ";color=.."),
+            (Style::Simple, false, json!("..."), "..."),
+        ];
+        for (style, explode, value, want) in cases {
+            let p = param("color", Location::Path, style, explode);
+            let got = path_value(&p, &value);
+            assert_eq!(
+                got.as_deref(),
+                Ok(want),
+                "{style:?} explode={explode} {value}"
+            );
+            assert!(!want.contains('/') && !want.to_ascii_uppercase().contains("%2E"));
+        }
+    }
+
+    /// Whatever the style and type, a value that is, or serializes to, a dot segment (also
+    /// once percent-decoded) is refused, naming the parameter.
+    #[test]
+    fn no_path_value_makes_a_dot_segment() {
+        let refused = [
+            (Style::Simple, false, json!(".")),
+            (Style::Simple, true, json!("..")),
+            // The review's exploits: array-valued path arguments.
+            (Style::Simple, false, json!([".."])),
+            (Style::Simple, true, json!([".."])),
+            (Style::Simple, false, json!(["."])),
+            // Percent-encoded dots, which servers normalise to `.` (RFC 3986 6.2.2.2).
+            (Style::Simple, false, json!("%2E%2E")),
+            (Style::Simple, false, json!("%2e.")),
+            (Style::Simple, false, json!(["%2E"])),
+            (Style::Simple, false, json!("%252E%252E")),
+            // Label: the `.` prefix and separators are dots themselves.
+            (Style::Label, false, json!("")),
+            (Style::Label, true, json!("")),
+            (Style::Label, false, json!(".")),
+            (Style::Label, false, json!([])),
+            (Style::Label, true, json!([])),
+            (Style::Label, true, json!([""])),
+            (Style::Label, true, json!(["", ""])),
+            (Style::Label, false, json!(["."])),
+            (Style::Label, true, json!(["."])),
+            (Style::Label, false, json!({})),
+            (Style::Label, true, json!({})),
+            (Style::Label, false, json!(null)),
+        ];
+        for (style, explode, value) in refused {
+            let p = param("itemId", Location::Path, style, explode);
+            assert_eq!(
+                path_value(&p, &value),
+                Err(EncodeError::DotSegment("itemId".into())),
+                "{style:?} explode={explode} {value}"
+            );
+        }
+        let e = EncodeError::DotSegment("itemId".into()).to_string();
+        assert!(e.contains("`itemId`") && e.contains("must not be"), "{e}");
+    }
+
+    #[test]
+    fn the_expansion_is_checked_as_one_segment() {
+        let slash = Err(EncodeError::PathSlash("id".into()));
+        let dots = Err(EncodeError::DotSegment("id".into()));
+        assert_eq!(check_path_segment("id", "a/b"), slash);
+        assert_eq!(check_path_segment("id", "/"), slash);
+        assert_eq!(check_path_segment("id", "%2E%2E"), dots);
+        assert_eq!(check_path_segment("id", "%2e"), dots);
+        assert_eq!(check_path_segment("id", "%252e%252E"), dots);
+        assert_eq!(check_path_segment("id", ".%2E"), dots);
+        assert!(
+            check_path_segment("id", "%2E%2E%2E").is_ok(),
+            "`...` is a name"
+        );
+        assert!(check_path_segment("id", "%FF..").is_ok());
+        // A `/` inside an item is sent encoded and stays inside the segment (tests/gateway.rs
+        // sends `a/../b c` as `a%2F..%2Fb%20c`).
+        assert!(check_path_segment("id", "a%2F..%2Fb").is_ok());
+    }
+
+    /// Unreserved characters, `.` among them, are never percent-encoded, so the encoder itself
+    /// never writes `%2E`.
+    #[test]
+    fn dots_are_never_percent_encoded() {
+        assert_eq!(enc("a.b~c-d_e"), "a.b~c-d_e");
+        assert_eq!(enc(".."), "..");
+        assert_eq!(enc("%2E"), "%252E");
     }
 
     #[test]
