@@ -148,6 +148,7 @@ impl Upstream {
         let mut target = String::with_capacity(base.path().len() + op.path.len() + 64);
         target.push_str(base.path().trim_end_matches('/'));
         expand(&op.path, &path_values, &mut target);
+        encode::check_expanded(&op.path, &target)?;
         if !query.is_empty() {
             target.push('?');
             target.push_str(&query.join("&"));
@@ -371,7 +372,19 @@ fn outcome(api: &ApiCatalog, entry: &ToolEntry, a: Answer) -> Outcome {
 
 #[cfg(test)]
 mod tests {
-    use super::expand;
+    use super::{encode, expand};
+
+    #[test]
+    fn an_expanded_path_never_gains_a_dot_segment() {
+        let ok = |t: &str, e: &str| encode::check_expanded(t, e).is_ok();
+        assert!(ok("/items/{id}", "/api/items/7"));
+        assert!(ok("/files/{name}", "/files/group%2Fproject"));
+        assert!(!ok("/files/{name}", "/files/a%2F..%2Fb"));
+        assert!(!ok("/x/{a}{b}", "/x/.."));
+        assert!(!ok("/x/{a}.{b}", "/x/."));
+        assert!(!ok("/x/{a}", "/x/%2e%2E"));
+        assert!(ok("/x/../{a}", "/x/../y"), "a template's own dot segments are its own");
+    }
 
     #[test]
     fn path_templates_expand_each_placeholder_once_and_keep_unknown_ones() {

@@ -42,6 +42,35 @@ pub enum EncodeError {
     PathSlash(String),
     #[error("header parameter `{0}` must not contain line breaks or control characters")]
     HeaderControl(String),
+    #[error(
+        "the path parameters would make `{0}` a request path with a `.` or `..` segment (as written or percent-decoded), which would climb out of the operation's path"
+    )]
+    PathEscape(String),
+    #[error("path parameter `{0}` must not be empty")]
+    EmptyPath(String),
+}
+
+/// The expanded request path must not gain a `.` or `..` segment the template did not have,
+/// read as written or percent-decoded (some proxies and frameworks decode `%2F` before they
+/// resolve dot segments): a last guard over every parameter together, e.g. two placeholders
+/// in one segment (`{a}{b}`) that each look harmless.
+pub fn check_expanded(template: &str, expanded: &str) -> Result<(), EncodeError> {
+    let dots = |path: &str| {
+        let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
+        [path.to_string(), decoded.into_owned()]
+            .iter()
+            .flat_map(|p| {
+                p.split(['/', '?'])
+                    .filter(|s| *s == "." || *s == "..")
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .count()
+    };
+    if dots(expanded) > dots(template) {
+        return Err(EncodeError::PathEscape(expanded.to_string()));
+    }
+    Ok(())
 }
 
 pub fn enc(s: &str) -> String {
@@ -66,6 +95,9 @@ pub fn scalar(v: &Value) -> String {
 /// prefix and separators are dots themselves (`""` -> `.`, `["", ""]` -> `..`).
 pub fn path_value(p: &Parameter, v: &Value) -> Result<String, EncodeError> {
     let out = serialize_path(p, v);
+    if out.is_empty() {
+        return Err(EncodeError::EmptyPath(p.name.clone()));
+    }
     check_path_segment(&p.name, &out)?;
     Ok(out)
 }
@@ -309,8 +341,8 @@ mod tests {
                 ";color=R,100,G,200,B,150",
             ),
             (Style::Matrix, true, obj.clone(), ";R=100;G=200;B=150"),
-            // Empty values (the table's `empty` column); label's `.` is refused, see below.
-            (Style::Simple, false, json!(""), ""),
+            // Empty values (the table's `empty` column): simple's empty string is refused
+            // (it would make `//`, see below), label's `.` too.
             (Style::Matrix, false, json!(""), ";color"),
             // Every item is percent-encoded: a `/` inside one never adds a segment.
             (Style::Simple, false, json!(["a/b", "c?d"]), "a%2Fb,c%3Fd"),
@@ -323,6 +355,10 @@ mod tests {
             (Style::Matrix, true, json!(".."), ";color=.."),
             (Style::Simple, false, json!("..."), "..."),
         ];
+        assert_eq!(
+            path_value(&param("color", Location::Path, Style::Simple, false), &json!("")),
+            Err(EncodeError::EmptyPath("color".into()))
+        );
         for (style, explode, value, want) in cases {
             let p = param("color", Location::Path, style, explode);
             let got = path_value(&p, &value);
