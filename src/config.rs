@@ -552,7 +552,8 @@ impl Config {
             }
         }
         if let Some(o) = self.server.allowed_origins.iter().find(|o| {
-            o.trim().eq_ignore_ascii_case("null") || url::Url::parse(o.trim_end_matches(":*")).is_err()
+            o.trim().eq_ignore_ascii_case("null")
+                || url::Url::parse(o.trim_end_matches(":*")).is_err()
         }) {
             return Err(ConfigError::Invalid(format!(
                 "server.allowed_origins: `{o}` is not an origin (scheme://host[:port] or scheme://host:*; `null` is sent by any sandboxed page and cannot be allowed)"

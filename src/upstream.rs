@@ -383,7 +383,10 @@ mod tests {
         assert!(!ok("/x/{a}{b}", "/x/.."));
         assert!(!ok("/x/{a}.{b}", "/x/."));
         assert!(!ok("/x/{a}", "/x/%2e%2E"));
-        assert!(ok("/x/../{a}", "/x/../y"), "a template's own dot segments are its own");
+        assert!(
+            ok("/x/../{a}", "/x/../y"),
+            "a template's own dot segments are its own"
+        );
     }
 
     #[test]

@@ -45,10 +45,7 @@ async fn lists_and_calls_with_path_query_header_cookie_and_body() {
     assert!(!is_error(&r), "{r}");
     let seen = backend.last();
     assert_eq!(seen.method, "PUT");
-    assert_eq!(
-        seen.uri,
-        "/items/a%2Fb%20c?tags=x&tags=y%20z&dry_run=true"
-    );
+    assert_eq!(seen.uri, "/items/a%2Fb%20c?tags=x&tags=y%20z&dry_run=true");
     assert_eq!(seen.header("x-trace-id"), Some("t-1"));
     assert_eq!(seen.header("cookie"), Some("session=s1"));
     assert_eq!(seen.header("content-type"), Some("application/json"));

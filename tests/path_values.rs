@@ -101,7 +101,9 @@ async fn non_scalar_path_values_never_leave_the_base_path() {
 
     // `a/../b` is sent as `a%2F..%2Fb`, which a proxy that decodes `%2F` before resolving
     // dot segments would read as `a/../b`: refused too, reaching nothing.
-    let r = mcp.call("getItemDetail", json!({"itemId": ["a/../b"]})).await;
+    let r = mcp
+        .call("getItemDetail", json!({"itemId": ["a/../b"]}))
+        .await;
     assert!(is_error(&r) && text(&r).contains("climb"), "{r}");
     assert!(backend.requests().is_empty());
 

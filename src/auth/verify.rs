@@ -786,7 +786,10 @@ mod tests {
             alg: Some(Algorithm::RS512),
             ..rsa
         };
-        assert!(!pinned.usable_for(Some("rsa1"), Algorithm::RS256), "JWK alg");
+        assert!(
+            !pinned.usable_for(Some("rsa1"), Algorithm::RS256),
+            "JWK alg"
+        );
         assert!(pinned.usable_for(Some("rsa1"), Algorithm::RS512));
     }
 

@@ -356,7 +356,10 @@ mod tests {
             (Style::Simple, false, json!("..."), "..."),
         ];
         assert_eq!(
-            path_value(&param("color", Location::Path, Style::Simple, false), &json!("")),
+            path_value(
+                &param("color", Location::Path, Style::Simple, false),
+                &json!("")
+            ),
             Err(EncodeError::EmptyPath("color".into()))
         );
         for (style, explode, value, want) in cases {

@@ -4,6 +4,7 @@
 
 pub mod hostile;
 pub mod oauth;
+pub mod tls;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

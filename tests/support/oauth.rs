@@ -34,6 +34,8 @@ struct AsState {
     introspections: usize,
     /// Opaque tokens introspection now calls inactive.
     revoked: Vec<String>,
+    /// `expires_in` of the tokens /token issues (default 300).
+    token_ttl: Option<u64>,
 }
 
 pub struct AuthServer {
@@ -147,6 +149,11 @@ impl AuthServer {
         self.state.lock().unwrap().introspections
     }
 
+    /// Tokens issued from now on expire after `secs`.
+    pub fn set_token_ttl(&self, secs: u64) {
+        self.state.lock().unwrap().token_ttl = Some(secs);
+    }
+
     pub fn token_requests(&self) -> Vec<Map<String, Value>> {
         self.state.lock().unwrap().token_requests.clone()
     }
@@ -201,6 +208,7 @@ async fn token(
             .into_response();
     }
     let n = st.lock().unwrap().token_requests.len();
+    let ttl = st.lock().unwrap().token_ttl.unwrap_or(300);
     match f.get("grant_type").and_then(Value::as_str) {
         Some("urn:ietf:params:oauth:grant-type:token-exchange") => {
             // The subject's `sub`, read without checks: this AS issued it.
@@ -215,12 +223,12 @@ async fn token(
             Json(
                 json!({"access_token": format!("exchanged-{sub}-{n}"), "token_type": "Bearer",
                         "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
-                        "expires_in": 300}),
+                        "expires_in": ttl}),
             )
             .into_response()
         }
         Some("client_credentials") => Json(json!({"access_token": format!("gateway-own-{n}"),
-                                                 "token_type": "Bearer", "expires_in": 300}))
+                                                 "token_type": "Bearer", "expires_in": ttl}))
         .into_response(),
         _ => (
             StatusCode::BAD_REQUEST,
