@@ -154,7 +154,7 @@ export function tryIt({ name, isProtected }) {
     const parts = [h('p', {}, h('strong', {}, `HTTP ${err.status}`), err.status === 401
       ? ' — a client without a valid token gets this; it reads the metadata and signs the user in.'
       : err.status === 403 ? ' — the token lacks a scope this needs; clients ask for more scopes.' : '')];
-    if (err.wwwAuthenticate) parts.push(h('p', {}, 'WWW-Authenticate:'), h('pre', { class: 'code', 'data-testid': 'www-authenticate' }, err.wwwAuthenticate));
+    if (err.wwwAuthenticate) parts.push(h('p', {}, 'WWW-Authenticate:'), h('pre', { class: 'code wrap', 'data-testid': 'www-authenticate' }, err.wwwAuthenticate));
     else parts.push(h('p', { class: 'diag-msg' }, errorText(err)));
     return h('div', { class: 'notice notice-error', role: 'alert' }, parts);
   }
@@ -170,11 +170,13 @@ export function tryIt({ name, isProtected }) {
       replace(status, h('p', { class: 'hint' }, `${tools.length} tool${tools.length === 1 ? '' : 's'} from tools/list on /mcp/${name}.`));
       toolSel.disabled = !tools.length;
       callBtn.disabled = !tools.length;
+      form.hidden = false;
       renderForm();
     } catch (err) {
       tools = [];
       replace(toolSel);
       replace(formBox);
+      form.hidden = true;
       replace(status, err instanceof McpHttpError ? showHttpError(err) : h('p', { class: 'field-error' }, errorText(err)));
     }
   }

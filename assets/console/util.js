@@ -70,7 +70,8 @@ export function toast(message, kind = 'info') {
   const region = document.getElementById('toasts');
   const item = h('div', { class: `toast toast-${kind}`, role: kind === 'error' ? 'alert' : 'status' }, message);
   region.append(item);
-  setTimeout(() => item.remove(), kind === 'error' ? 9000 : 5000);
+  while (region.children.length > 2) region.firstElementChild.remove(); // the newest two only
+  setTimeout(() => item.remove(), kind === 'error' ? 9000 : 4000);
 }
 
 /** Copies text to the clipboard; falls back to selecting a hidden textarea. */

@@ -190,7 +190,8 @@ export async function renderVersions(panel, { api, refreshApis, afterSave, go })
     h('section', { class: 'card' }, h('h2', {}, 'Versions'),
       h('p', { class: 'hint' }, 'Every save stores a version; the newest ones are kept.'),
       h('div', { class: 'table-wrap' }, h('table', { class: 'versions', 'data-testid': 'versions' },
-        h('thead', {}, h('tr', {}, [['Version'], ['Saved'], ['Change', 'col-change'], ['Tools', 'num'], ['', 'col-action']].map(([t, c]) => h('th', { scope: 'col', class: c }, t)))),
+        h('thead', {}, h('tr', {}, [['Version'], ['Saved'], ['Change', 'col-change'], ['Tools', 'num']].map(([t, c]) => h('th', { scope: 'col', class: c }, t)),
+          h('th', { scope: 'col', class: 'col-action' }, h('span', { class: 'sr-only' }, 'Action')))),
         h('tbody', {}, rows)))),
     h('section', { class: 'card danger-zone' }, h('h2', {}, 'Delete'),
       h('p', { class: 'hint' }, 'Removes the API and stops serving it.'), del));

@@ -16,6 +16,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
 
 const BASE = (process.env.BASE || 'http://127.0.0.1:8080').replace(/\/+$/, '');
@@ -26,6 +27,7 @@ const NAME = process.env.API_NAME || 'pets';
 const EXPECT_URL = process.env.EXPECT_MCP_URL || `${BASE}/mcp/${NAME}`;
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const TIMEOUT = 15000;
+const AXE = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 const BROKEN_SPEC = `openapi: 3.0.3
 info: {title: Broken refs, version: '1'}
@@ -154,9 +156,33 @@ async function main() {
   };
   const page = context.pages()[0] || await context.newPage();
   watch(page);
-  const shot = (file, fullPage = true) => page.screenshot({ path: path.join(OUT, file), fullPage });
+  // Whole-page shots: the window is made as tall as the page first, so that the sticky bars sit
+  // where a person sees them; toasts are left out.
+  const shot = async (file, fullPage = true) => {
+    // (no `style` option: it injects an inline style, which the page's CSP rightly refuses)
+    await page.evaluate(() => document.querySelectorAll('.toast').forEach((t) => t.remove()));
+    const opts = { path: path.join(OUT, file) };
+    if (!fullPage) return page.screenshot(opts);
+    const size = page.viewportSize();
+    const height = await page.evaluate(() => document.documentElement.scrollHeight);
+    await page.setViewportSize({ width: size.width, height: Math.min(Math.max(height, size.height), 6000) });
+    await page.screenshot(opts);
+    await page.setViewportSize(size);
+    return undefined;
+  };
   const byTest = (id) => page.getByTestId(id);
   const opRow = (opId) => page.locator(`[data-testid="op-row"][data-op="${opId}"]`);
+  // Accessibility: axe-core's WCAG 2.1 A/AA rules (labels, names, contrast...) on what is shown;
+  // serious and critical findings fail the run, the rest are printed.
+  const accessible = async (where) => {
+    await page.evaluate(AXE); // through the debugger protocol, so the page's CSP does not apply
+    const found = await page.evaluate(async () => (await window.axe.run(document, {
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+    })).violations.map((v) => ({ impact: v.impact, text: `${v.id}: ${v.help} (${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')})` })));
+    for (const f of found) console.log(`# ${where}: ${f.impact} ${f.text}`);
+    const bad = found.filter((f) => f.impact === 'serious' || f.impact === 'critical');
+    check(!bad.length, `${where}: accessibility problems:\n${bad.map((f) => f.text).join('\n')}`);
+  };
   const noOverflow = async (where) => {
     const { sw, iw } = await page.evaluate(() => ({ sw: document.documentElement.scrollWidth, iw: window.innerWidth }));
     check(sw <= iw, `${where}: the page is ${sw}px wide in a ${iw}px window (horizontal overflow)`);
@@ -167,6 +193,7 @@ async function main() {
       await page.goto(`${BASE}/admin/`);
       await page.getByLabel('Admin token').waitFor();
       await shot('01-signin.png');
+      await accessible('sign-in');
       await page.getByLabel('Admin token').fill(ADMIN_TOKEN);
       await page.getByRole('button', { name: 'Sign in', exact: true }).click();
       await byTest('sign-out').waitFor({ state: 'visible' });
@@ -198,6 +225,7 @@ async function main() {
       check(await byTest('save').isEnabled(), 'save stays disabled');
       check(/KB|B/.test(await byTest('toollist-size').textContent()), 'no tool-list size shown');
       await shot('02-operations.png');
+      await accessible('new API, operations');
     });
 
     const mcpJson = await step('save, then read the .vscode/mcp.json entry', async () => {
@@ -214,6 +242,7 @@ async function main() {
       check(href === expected, `Open in VS Code link is ${href}, expected ${expected}`);
       check((await byTest('open-vscode-insiders').getAttribute('href')).startsWith('vscode-insiders:mcp/install?'), 'no Insiders link');
       await shot('03-connect.png');
+      await accessible('connect');
       return text;
     });
 
@@ -233,6 +262,7 @@ async function main() {
       check(/Rex/.test(text), `the result does not show pet 1 (Rex): ${text.slice(0, 300)}`);
       check(!/isError: true/.test(text), `the call failed: ${text.slice(0, 300)}`);
       await shot('04-tryit.png');
+      await accessible('try it');
     });
 
     await step('saving a breaking change shows the diff and needs confirmation (force)', async () => {
@@ -245,6 +275,7 @@ async function main() {
       check(diffText.includes('deletePet') && diffText.includes('breaking'), `the diff does not mark deletePet's removal as breaking: ${diffText}`);
       check(await dialog.getByTestId('apply').isDisabled(), 'a breaking change can be applied without confirmation');
       await shot('05-review.png', false);
+      await accessible('review dialog');
       await dialog.getByLabel('I understand: apply these breaking changes').check();
       await dialog.getByTestId('apply').click();
       await page.locator('dialog[open]').waitFor({ state: 'detached' }).catch(() => {});
@@ -265,6 +296,7 @@ async function main() {
       await page.locator('dialog[open]').getByTestId('dialog-confirm').click();
       await byTest('rollback-result').waitFor();
       await shot('06-versions.png');
+      await accessible('versions');
       const names = await mcpToolNames(NAME);
       check(sameList(names, ['listPets', 'fetch_pet', 'deletePet']), `after rollback to ${v} tools/list gave ${JSON.stringify(names)}`);
     });
@@ -274,17 +306,19 @@ async function main() {
       await opRow('getPet').waitFor();
       await opRow('getPet').locator('summary').click(); // open "Description and scopes" for the shot
       await noOverflow('operations at 1280');
-      await page.screenshot({ path: path.join(OUT, 'console-1280.png') });
+      await page.evaluate(() => window.scrollTo(0, 0));
+      await shot('console-1280.png', false);
       await page.setViewportSize({ width: 390, height: 844 });
       await noOverflow('operations at 390');
-      await page.screenshot({ path: path.join(OUT, 'console-390.png') });
+      await page.evaluate(() => window.scrollTo(0, 0));
+      await shot('console-390.png', false);
       await shot('console-390-full.png');
       for (const tab of ['connect', 'try', 'versions']) {
         await byTest(`tab-${tab}`).click();
         await page.waitForTimeout(300);
         await noOverflow(`${tab} at 390`);
+        await shot(`07-${tab}-390.png`);
       }
-      await shot('07-connect-390.png');
       await byTest('new-api').click();
       await noOverflow('new API at 390');
       await page.setViewportSize({ width: 1280, height: 800 });
@@ -303,6 +337,7 @@ async function main() {
         await byTest('www-authenticate').waitFor();
         check((await byTest('www-authenticate').textContent()).includes('resource_metadata'), 'WWW-Authenticate not shown');
         await shot('08-protected-401.png');
+      await accessible('protected API, try it');
       });
     } else console.log('# no protected API on this server: protected-API checks skipped');
 
@@ -319,6 +354,7 @@ async function main() {
       for (const d of diags) check(text.includes(d.message), `diagnostic not shown: ${d.operation} ${d.message}\npage: ${text}`);
       check(text.includes('GET /broken'), 'the skipped operation is not named');
       await shot('09-diagnostics.png');
+      await accessible('diagnostics');
     });
 
     await step('a file that is not OpenAPI: the server’s message is shown', async () => {
