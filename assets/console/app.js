@@ -30,7 +30,8 @@ async function boot() {
     renderSignIn('Your admin session is no longer valid: sign in again.');
   });
   $('sign-out').addEventListener('click', signOut);
-  window.addEventListener('hashchange', route);
+  document.querySelector('.skip-link').addEventListener('click', (e) => { e.preventDefault(); main().focus(); });
+  window.addEventListener('hashchange', navigate);
   try {
     state.authConfig = await admin.authConfig();
   } catch (err) {
@@ -171,6 +172,21 @@ async function route() {
   if (r.view === 'new') renderNew();
   else if (r.view === 'api') await renderApi(r.name, r.tab);
   else await renderHome();
+}
+
+/**
+ * A navigation by the user: draws the page, then puts the focus back on the link that was used
+ * (the sidebar and tabs are drawn anew), unless the page focused something itself.
+ */
+async function navigate() {
+  const before = document.activeElement;
+  const testid = before?.dataset?.testid;
+  const name = before?.dataset?.name;
+  await route();
+  const now = document.activeElement;
+  if (now && now !== document.body && main().contains(now) && !now.matches('.tab')) return;
+  const again = testid && document.querySelector(`[data-testid="${CSS.escape(testid)}"]${name ? `[data-name="${CSS.escape(name)}"]` : ''}`);
+  (again || main()).focus({ preventScroll: !!again });
 }
 
 /** Navigates; resolves once the page is drawn when the hash is already the current one. */
@@ -396,7 +412,9 @@ async function renderOperations(panel, { api }) {
         pendingSpec = text;
         renderDiagnostics(diagBox, result.diagnostics || []);
         pendingNote.hidden = false;
-        replace(pendingNote, `New spec “${spec.label()}” loaded (${(result.operations || []).length} operations). Check the selection below, then review and save.`);
+        const ops = result.operations || [];
+        replace(pendingNote, `New spec “${spec.label()}” loaded: ${ops.length} operations, ${ops.filter((o) => o.selected).length} of them selected by the current tool choices. `,
+          'Check the selection below, then review and save.');
         mount(result.operations || []);
       } catch (err) {
         renderError(errorBox, err);

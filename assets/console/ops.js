@@ -86,8 +86,9 @@ export function opsEditor({ operations, naming, readOnly = false, onChange = () 
     const box = h('input', { type: 'checkbox', 'data-testid': 'tag-select', 'aria-label': `Select every operation tagged ${tag}`, disabled: readOnly || members.every((i) => i.skipped) });
     const count = h('span', { class: 'tag-count' });
     const list = h('ul', { class: 'op-list' }, members.map((item) => renderRow(item)));
+    const cols = h('div', { class: 'op-cols', 'aria-hidden': 'true' }, h('span', {}, 'Operation'), h('span', {}, 'Tool name'), h('span', {}, 'Marks · input schema'));
     const el = h('section', { class: 'tag-group', 'data-testid': 'tag-group', dataset: { tag } },
-      h('div', { class: 'tag-head' }, box, h('h3', {}, tag), count), list);
+      h('div', { class: 'tag-head' }, box, h('h3', {}, tag), count), cols, list);
     box.addEventListener('change', () => {
       for (const i of members) if (!i.skipped) setSelected(i, box.checked);
       refresh();

@@ -135,11 +135,14 @@ export function renderDiff(diff) {
   return h('div', { class: 'diff', 'data-testid': 'diff' }, groups.map(([key, title]) => {
     const items = diff[key] || [];
     if (!items.length) return null;
+    // "new tool" / "tool removed" alone says nothing the heading does not: those stay compact.
+    const plain = (item) => (item.changes || []).every((c) => c === 'new tool' || c === 'tool removed');
+    const compact = items.every(plain);
     return h('section', { class: `diff-group diff-${key}` },
       h('h3', {}, `${title} (${items.length})`),
-      h('ul', {}, items.map((item) => h('li', { class: item.breaking ? 'breaking' : '', 'data-testid': 'diff-item' },
+      h('ul', { class: compact ? 'diff-compact' : '' }, items.map((item) => h('li', { class: item.breaking ? 'breaking' : '', 'data-testid': 'diff-item' },
         h('code', {}, item.tool), ' ',
         item.breaking ? badge('breaking', 'danger') : null,
-        (item.changes || []).length ? h('ul', { class: 'diff-changes' }, item.changes.map((c) => h('li', {}, c))) : null))));
+        plain(item) ? null : h('ul', { class: 'diff-changes' }, item.changes.map((c) => h('li', {}, c)))))));
   }));
 }

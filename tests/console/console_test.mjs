@@ -132,8 +132,8 @@ async function main() {
     return cfg;
   });
 
-  await step(`clean start: no API named ${NAME}, broken, notopenapi`, async () => {
-    for (const n of [NAME, 'broken', 'notopenapi']) {
+  await step(`clean start: no API named ${NAME}, broken, notopenapi, bigapi`, async () => {
+    for (const n of [NAME, 'broken', 'notopenapi', 'bigapi']) {
       const r = await adminFetch('DELETE', `/apis/${n}`);
       check([200, 404].includes(r.status), `DELETE /admin/api/apis/${n}: HTTP ${r.status} ${r.text.slice(0, 200)}`);
     }
@@ -156,6 +156,10 @@ async function main() {
   };
   const page = context.pages()[0] || await context.newPage();
   watch(page);
+  const writes = []; // every admin API write the page sends
+  page.on('request', (req) => {
+    if (req.method() !== 'GET' && req.url().includes('/admin/api/')) writes.push({ method: req.method(), url: req.url(), body: req.postData() });
+  });
   // Whole-page shots: the window is made as tall as the page first, so that the sticky bars sit
   // where a person sees them; toasts are left out.
   const shot = async (file, fullPage = true) => {
@@ -228,9 +232,17 @@ async function main() {
       await accessible('new API, operations');
     });
 
-    const mcpJson = await step('save, then read the .vscode/mcp.json entry', async () => {
+    const mcpJson = await step('save (one PUT of spec and mapping), then read the .vscode/mcp.json entry', async () => {
+      writes.length = 0;
       await byTest('save').click();
       await page.waitForFunction((n) => location.hash === `#/api/${n}/connect`, NAME);
+      const applied = writes.filter((w) => !w.url.includes('dry_run=true'));
+      check(applied.length === 1 && applied[0].method === 'PUT' && applied[0].url.endsWith(`/admin/api/apis/${NAME}/spec`),
+        `expected one PUT /admin/api/apis/${NAME}/spec, the page sent ${JSON.stringify(applied.map((w) => `${w.method} ${w.url}`))}`);
+      const envelope = JSON.parse(applied[0].body);
+      check(typeof envelope.spec === 'string' && envelope.mapping && Array.isArray(envelope.mapping.include), 'the PUT is not a {spec, mapping} envelope');
+      check(envelope.mapping.include.length === 3 && !envelope.mapping.include.some((r) => r.operation_id === 'createPet'), `include is ${JSON.stringify(envelope.mapping.include)}`);
+      check(envelope.mapping.tools?.getPet?.name === 'fetch_pet', `tools is ${JSON.stringify(envelope.mapping.tools)}`);
       const text = await byTest('mcp-json').textContent();
       let parsed;
       try { parsed = JSON.parse(text); } catch { throw new StepError(`mcp.json is not JSON: ${text}`); }
@@ -324,6 +336,34 @@ async function main() {
       await page.setViewportSize({ width: 1280, height: 800 });
     });
 
+    await step('past 128 tools: the warning points to large-API mode, whose toggle sets mode: search', async () => {
+      const paths = {};
+      for (let i = 0; i < 130; i += 1) paths[`/things/${i}`] = { get: { operationId: `getThing${i}`, tags: [i % 2 ? 'odd' : 'even'], responses: { 200: { description: 'ok' } } } };
+      const big = JSON.stringify({ openapi: '3.0.3', info: { title: 'Big', version: '1' }, servers: [{ url: 'http://127.0.0.1:18080' }], paths });
+      await page.goto(`${BASE}/admin/#/new`);
+      await page.getByLabel('API name').fill('bigapi');
+      await byTest('spec-file').setInputFiles({ name: 'big.json', mimeType: 'application/json', buffer: Buffer.from(big) });
+      await byTest('too-many-warning').waitFor();
+      check(await byTest('selected-count').textContent() === '130', 'not 130 selected');
+      await page.locator('[data-testid="tag-group"][data-tag="odd"] [data-testid="tag-select"]').uncheck();
+      check(await byTest('selected-count').textContent() === '65', 'deselecting a whole tag did not leave 65');
+      check(await byTest('too-many-warning').isHidden(), 'the warning stays at 65 tools');
+      await page.locator('[data-testid="tag-group"][data-tag="odd"] [data-testid="tag-select"]').check();
+      await byTest('too-many-warning').waitFor();
+      await shot('11-too-many.png', false);
+      await byTest('use-search-mode').click();
+      check(await byTest('mode-search').isChecked(), 'the large-API mode toggle is not set');
+      check(await byTest('too-many-warning').isHidden(), 'the warning stays in large-API mode');
+      // What would be sent, without creating the API: the request is stopped on its way.
+      let sent = null;
+      await page.route('**/admin/api/apis/bigapi/spec*', (route) => { sent = route.request().postData(); return route.abort(); });
+      await byTest('save').click();
+      await page.waitForFunction(() => document.querySelector('[data-testid="spec-errors"]:not([hidden])'));
+      await page.unroute('**/admin/api/apis/bigapi/spec*');
+      const mapping = JSON.parse(sent || '{}').mapping || {};
+      check(mapping.mode === 'search' && mapping.include?.length === 130, `the mapping sent was ${sent && sent.slice(0, 200)}`);
+    });
+
     const list = (await adminFetch('GET', '/apis')).json || [];
     const prot = list.find((a) => a.protected);
     if (prot) {
@@ -341,14 +381,21 @@ async function main() {
       });
     } else console.log('# no protected API on this server: protected-API checks skipped');
 
-    await step('a spec with an unresolvable $ref: the skipped operation and its reason are shown', async () => {
+    await step('a spec with an unresolvable $ref, dropped on the page: the skipped operation and its reason are shown', async () => {
       const expected = await adminFetch('PUT', '/apis/broken/spec?dry_run=true', { raw: BROKEN_SPEC, contentType: 'application/yaml' });
       check(expected.status === 200, `dry run of the broken spec: HTTP ${expected.status} ${expected.text.slice(0, 200)}`);
       const diags = (expected.json.diagnostics || []).filter((d) => d.skipped);
       check(diags.length >= 1, 'the server reports no skipped operation for an unresolvable $ref');
       await page.goto(`${BASE}/admin/#/new`);
       await page.getByLabel('API name').fill('broken');
-      await byTest('spec-file').setInputFiles({ name: 'broken.yaml', mimeType: 'application/yaml', buffer: Buffer.from(BROKEN_SPEC) });
+      // This one arrives by drag and drop.
+      const dataTransfer = await page.evaluateHandle((text) => {
+        const dt = new DataTransfer();
+        dt.items.add(new File([text], 'broken.yaml', { type: 'application/yaml' }));
+        return dt;
+      }, BROKEN_SPEC);
+      await byTest('dropzone').dispatchEvent('dragover', { dataTransfer });
+      await byTest('dropzone').dispatchEvent('drop', { dataTransfer });
       await byTest('diagnostics').waitFor();
       const text = await byTest('diagnostics').textContent();
       for (const d of diags) check(text.includes(d.message), `diagnostic not shown: ${d.operation} ${d.message}\npage: ${text}`);
