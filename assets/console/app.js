@@ -1,7 +1,7 @@
 // rest2mcp console: sign-in, the API list, the new-API flow and the per-API pages
 // (operations, connect, try it, versions). Talks only to the admin API and /mcp/{name}.
 
-import { admin, credential, onUnauthorized, finishOAuth, startOAuth, ApiError } from './api.js';
+import { admin, credential, onUnauthorized, finishOAuth, startOAuth, ApiError } from './client.js';
 import { h, replace, field, badge, toast, errorText } from './util.js';
 import { specInput, suggestName, renderDiagnostics, renderError } from './spec.js';
 import { opsEditor, saveBar } from './ops.js';
@@ -15,7 +15,11 @@ const state = {
   session: null,
   apis: [],
   lastSave: null, // {name, result} of the last save, shown once on the connect page
+  shownHash: '', // the route on screen
+  unsaved: null, // () => true while the page on screen holds work that leaving would lose
 };
+
+const LEAVE = 'Leave this page? Your unsaved changes to the tools will be lost.';
 
 const $ = (id) => document.getElementById(id);
 const main = () => $('main');
@@ -32,6 +36,7 @@ async function boot() {
   $('sign-out').addEventListener('click', signOut);
   document.querySelector('.skip-link').addEventListener('click', (e) => { e.preventDefault(); main().focus(); });
   window.addEventListener('hashchange', navigate);
+  window.addEventListener('beforeunload', (e) => { if (state.unsaved?.()) e.preventDefault(); });
   try {
     state.authConfig = await admin.authConfig();
   } catch (err) {
@@ -117,6 +122,8 @@ async function enterApp(session) {
 }
 
 function signOut() {
+  if (state.unsaved?.() && !window.confirm(LEAVE)) return;
+  state.unsaved = null;
   credential.clear();
   state.session = null;
   history.replaceState(null, '', `${location.pathname}`);
@@ -168,6 +175,8 @@ async function route() {
   if (!state.session) return;
   const r = parseRoute();
   if (!r) { if (!location.hash) await renderHome(); return; } // e.g. the skip link's #main
+  state.shownHash = location.hash;
+  state.unsaved = null;
   renderSidebar();
   if (r.view === 'new') renderNew();
   else if (r.view === 'api') await renderApi(r.name, r.tab);
@@ -179,6 +188,10 @@ async function route() {
  * (the sidebar and tabs are drawn anew), unless the page focused something itself.
  */
 async function navigate() {
+  if (parseRoute() && state.unsaved?.() && !window.confirm(LEAVE)) {
+    history.replaceState(null, '', state.shownHash || '#/');
+    return;
+  }
   const before = document.activeElement;
   const testid = before?.dataset?.testid;
   const name = before?.dataset?.name;
@@ -237,6 +250,7 @@ function renderNew() {
   const diagBox = h('div', { hidden: true, class: 'diagnostics', 'data-testid': 'diagnostics' });
   const existsNote = h('div', { class: 'notice', hidden: true });
   const opsCard = h('section', { class: 'card', hidden: true, 'aria-labelledby': 'tools-title' });
+  state.unsaved = () => !!analyzed;
 
   replace(main(), h('div', { class: 'page' },
     h('h1', {}, 'New API'),
@@ -327,6 +341,7 @@ function renderNew() {
 
 async function afterSave(name, result, tab) {
   state.lastSave = { name, result };
+  state.unsaved = null;
   toast(`Saved ${name}: version ${result.version ?? '?'}, ${result.tools ?? '?'} tools.`, 'success');
   await refreshApis();
   await go(`#/api/${encodeURIComponent(name)}/${tab}`);
@@ -372,7 +387,8 @@ async function renderApi(name, tab) {
 async function renderOperations(panel, { api }) {
   const name = api.name;
   const readOnly = api.source === 'config';
-  const [operations, mapping] = await Promise.all([admin.operations(name), admin.mapping(name)]);
+  // A config API is only shown, so its mapping is not needed to save; a stored one's is.
+  const [operations, mapping] = await Promise.all([admin.operations(name), readOnly ? admin.mapping(name).catch(() => ({})) : admin.mapping(name)]);
   let pendingSpec = null;
   let editor;
   let bar;
@@ -383,7 +399,7 @@ async function renderOperations(panel, { api }) {
 
   const mount = (ops) => {
     editor = opsEditor({ operations: ops, naming: state.authConfig.naming, readOnly, onChange: update });
-    const mode = bar ? bar.mode : (mapping.mode || api.mode || 'tools');
+    const mode = bar ? bar.mode : initialMode;
     bar = saveBar({ mode, readOnly, saveLabel: 'Review and save', onSave: save, onModeChange: update });
     replace(editorBox, editor.el, bar.el);
     update();
@@ -391,6 +407,9 @@ async function renderOperations(panel, { api }) {
   function update() {
     if (editor && bar) bar.update(editor.stats(), editor.errors(), () => editor.focusFirstError());
   }
+
+  const initialMode = mapping.mode || api.mode || 'tools';
+  if (!readOnly) state.unsaved = () => !!pendingSpec || !!editor?.isDirty() || (bar && bar.mode !== initialMode);
 
   let upload = null;
   if (!readOnly) {

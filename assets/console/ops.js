@@ -65,6 +65,7 @@ function toolKey(item, tools) {
 export function opsEditor({ operations, naming, readOnly = false, onChange = () => {} }) {
   const rules = namingRules(naming);
   const items = operations.map(makeItem);
+  let touched = false; // any edit by the user since the editor was drawn
   const tags = [...new Set(items.map((i) => i.op.tags?.[0] || 'untagged'))];
   const methods = [...new Set(items.map((i) => i.op.method.toUpperCase()))]
     .sort((a, b) => METHOD_ORDER.indexOf(a) - METHOD_ORDER.indexOf(b));
@@ -91,6 +92,7 @@ export function opsEditor({ operations, naming, readOnly = false, onChange = () 
       h('div', { class: 'tag-head' }, box, h('h3', {}, tag), count), cols, list);
     box.addEventListener('change', () => {
       for (const i of members) if (!i.skipped) setSelected(i, box.checked);
+      touched = true;
       refresh();
     });
     return { tag, members, box, count, el };
@@ -101,7 +103,7 @@ export function opsEditor({ operations, naming, readOnly = false, onChange = () 
     const method = op.method.toUpperCase();
     const cbId = uid('op');
     const cb = h('input', { type: 'checkbox', id: cbId, class: 'op-check', checked: item.selected, disabled: readOnly || item.skipped, 'data-testid': 'op-select' });
-    cb.addEventListener('change', () => { item.selected = cb.checked; refresh(); });
+    cb.addEventListener('change', () => { item.selected = cb.checked; touched = true; refresh(); });
     const head = h('div', { class: 'op-head' }, cb,
       h('label', { for: cbId, class: 'op-label' },
         h('span', { class: `method method-${method.toLowerCase()}` }, method),
@@ -124,13 +126,13 @@ export function opsEditor({ operations, naming, readOnly = false, onChange = () 
       class: 'tool-name', value: item.name, disabled: readOnly, spellcheck: 'false', autocomplete: 'off',
       'aria-label': `Tool name for ${method} ${op.path}`, 'aria-describedby': errId, 'data-testid': 'tool-name',
     });
-    nameInput.addEventListener('input', () => { item.name = nameInput.value; refresh(); });
+    nameInput.addEventListener('input', () => { item.name = nameInput.value; touched = true; refresh(); });
     const nameError = h('p', { class: 'field-error', id: errId, 'data-testid': 'tool-name-error' });
     const desc = h('textarea', { rows: 2, value: item.description, disabled: readOnly, placeholder: op.description || op.summary || '', 'data-testid': 'tool-description' });
-    desc.addEventListener('input', () => { item.description = desc.value; onChange(); });
+    desc.addEventListener('input', () => { item.description = desc.value; touched = true; onChange(); });
     const scopeErrId = uid('err');
     const scopes = h('input', { value: item.scopes, disabled: readOnly, spellcheck: 'false', 'aria-describedby': scopeErrId, 'data-testid': 'tool-scopes' });
-    scopes.addEventListener('input', () => { item.scopes = scopes.value; refresh(); });
+    scopes.addEventListener('input', () => { item.scopes = scopes.value; touched = true; refresh(); });
     const scopesError = h('p', { class: 'field-error', id: scopeErrId });
     const tool = h('div', { class: 'op-tool' },
       h('span', { class: 'mini-label', 'aria-hidden': 'true' }, 'Tool name'), nameInput, nameError);
@@ -217,6 +219,7 @@ export function opsEditor({ operations, naming, readOnly = false, onChange = () 
   for (const ctl of [filterText, tagSel, methodSel]) ctl.addEventListener('input', applyFilters);
   const bulk = (on) => {
     for (const i of items) if (!i.skipped && !i.els.row.hidden) setSelected(i, on);
+    touched = true;
     refresh();
   };
   selectShown.addEventListener('click', () => bulk(true));
@@ -238,6 +241,7 @@ export function opsEditor({ operations, naming, readOnly = false, onChange = () 
       };
     },
     errors: () => items.filter((i) => i.selected && (i.nameError || i.scopesError)).length,
+    isDirty: () => touched,
     focusFirstError() {
       const bad = items.find((i) => i.selected && (i.nameError || i.scopesError));
       if (!bad) return;

@@ -1,7 +1,7 @@
 // Getting a spec into the page (file picker, drag and drop, paste, URL) and showing what the
 // server said about it: diagnostics (skipped operations and why) and version diffs.
 
-import { admin, ApiError } from './api.js';
+import { admin, ApiError } from './client.js';
 import { h, replace, uid, fmtBytes, badge, errorText } from './util.js';
 
 /**

@@ -1,7 +1,7 @@
 // "Try it": list an API's tools through its real MCP endpoint, fill a tool's arguments in a form
 // generated from its input schema (or as raw JSON), call it and show the result.
 
-import { listTools, callTool, McpHttpError } from './api.js';
+import { listTools, callTool, McpHttpError } from './client.js';
 import { h, replace, uid, errorText, badge, field } from './util.js';
 
 function schemaType(s) {

@@ -2,7 +2,7 @@
 // the sign-in a protected API asks of clients), "Versions" (rollback, delete), and the
 // review dialogs (diff before saving, confirmations).
 
-import { admin, protectedResourceMetadata, ApiError } from './api.js';
+import { admin, protectedResourceMetadata, ApiError } from './client.js';
 import { h, replace, badge, copyButton, fmtDate, toast, errorText, uid } from './util.js';
 import { renderDiff, renderDiagnostics } from './spec.js';
 

@@ -11,7 +11,8 @@
 // that is not OpenAPI. Screenshots go to OUT. Exit 0 on success, 1 with the failed step's message.
 // Other env: CHROMIUM (/usr/bin/chromium), API_NAME (pets), EXPECT_MCP_URL (${BASE}/mcp/pets),
 // OAUTH_TEST=1 (also sign in through auth-config.oauth; needs an authorization server that
-// answers without a login page, as the mock's does), HEADFUL=1.
+// answers without a login page, as the mock's does), FETCH_URL (a spec URL the server may fetch,
+// used when auth-config.fetch_url is true), HEADFUL=1.
 
 import fs from 'node:fs';
 import os from 'node:os';
@@ -152,6 +153,7 @@ async function main() {
     page.on('console', (msg) => {
       if (/Content Security Policy|Refused to (apply|execute|load|connect)/i.test(msg.text())) problems.push(`CSP: ${msg.text()}`);
     });
+    page.on('dialog', (d) => d.accept()); // "leave with unsaved changes?" after the aborted save
     page.setDefaultTimeout(TIMEOUT);
   };
   const page = context.pages()[0] || await context.newPage();
@@ -416,6 +418,18 @@ async function main() {
       check(text.includes(expected.json.message), `message not shown: ${expected.json.message}\npage: ${text}`);
       await shot('10-not-openapi.png');
     });
+
+    if (authConfig.fetch_url === true && process.env.FETCH_URL) {
+      await step('fetch a spec by URL (auth-config.fetch_url)', async () => {
+        await page.goto(`${BASE}/admin/#/new`);
+        await page.getByLabel('API name').fill('fetched');
+        await page.getByLabel('Or fetch it from a URL').fill(process.env.FETCH_URL);
+        await page.getByRole('button', { name: 'Fetch', exact: true }).click();
+        await page.locator('[data-testid="op-row"]').first().waitFor();
+        check(await page.locator('[data-testid="op-row"]').count() > 0, 'no operations from the fetched spec');
+      });
+    } else if (authConfig.fetch_url === true) console.log('# auth-config allows fetch_url: set FETCH_URL to a spec URL the server may fetch to test it');
+    else check(await byTest('spec-url').count() === 0, 'the URL field is offered although auth-config does not allow fetch_url');
 
     if (process.env.OAUTH_TEST === '1') {
       await step('OAuth sign-in with PKCE through auth-config.oauth', async () => {
