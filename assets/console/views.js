@@ -110,7 +110,7 @@ export async function renderConnect(panel, { api, state }) {
       h('p', {}, 'Add this to ', h('code', {}, '.vscode/mcp.json'), ' in your workspace:'),
       h('pre', { class: 'code', 'data-testid': 'mcp-json' }, json),
       h('div', { class: 'actions' },
-        copyButton(() => json, 'Copy mcp.json', { 'data-testid': 'copy-mcp-json' }),
+        copyButton(() => json, 'Copy mcp.json', { 'data-testid': 'copy-mcp-json', class: 'btn' }),
         h('a', { class: 'btn', href: installLink('vscode', name, url), 'data-testid': 'open-vscode' }, 'Open in VS Code'),
         h('a', { class: 'btn', href: installLink('vscode-insiders', name, url), 'data-testid': 'open-vscode-insiders' }, 'Open in VS Code Insiders'))),
     api.protected ? await protectedCard(name) : h('section', { class: 'card' }, h('h2', {}, 'Sign-in'),

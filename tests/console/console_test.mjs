@@ -375,6 +375,7 @@ async function main() {
         await byTest('authorization-servers').waitFor();
         const shown = await byTest('authorization-servers').textContent();
         for (const s of meta.authorization_servers || []) check(shown.includes(s), `authorization server ${s} not shown`);
+        await shot('08-protected-connect.png');
         await byTest('tab-try').click();
         await byTest('www-authenticate').waitFor();
         check((await byTest('www-authenticate').textContent()).includes('resource_metadata'), 'WWW-Authenticate not shown');
