@@ -284,19 +284,18 @@ function renderNew() {
       analyzed = null;
       opsCard.hidden = true;
       diagBox.hidden = true;
-      renderError(errorBox, err);
-      errorBox.querySelector('[role=alert]')?.focus?.();
+      renderError(errorBox, err); // role=alert: read out as it appears
     } finally {
       check.disabled = false;
     }
   }
 
   function showOps(result) {
-    const exists = state.apis.some((a) => a.name === analyzed.name);
+    const exists = state.apis.find((a) => a.name === analyzed.name);
     existsNote.hidden = !exists;
     replace(existsNote, `An API named “${analyzed.name}” exists: saving stores a new version of it, and you review the changes first.`);
     editor = opsEditor({ operations: result.operations || [], naming: state.authConfig.naming, onChange: update });
-    bar = saveBar({ mode: 'tools', saveLabel: exists ? 'Review and save' : 'Create API', onSave: save, onModeChange: update });
+    bar = saveBar({ mode: exists?.mode || 'tools', saveLabel: exists ? 'Review and save' : 'Create API', onSave: save, onModeChange: update });
     opsCard.hidden = false;
     replace(opsCard, h('h2', { id: 'tools-title' }, h('span', { class: 'step' }, '2'), ' Choose the tools'), editor.el, bar.el);
     update();
@@ -373,7 +372,7 @@ async function renderApi(name, tab) {
     h('nav', { class: 'tabs', 'aria-label': `${api.name} sections` }, TABS.map(([key, label]) =>
       h('a', { href: `#/api/${encodeURIComponent(name)}/${key}`, class: 'tab', 'aria-current': key === tab ? 'page' : null, 'data-testid': `tab-${key}` }, label))),
     panel));
-  const ctx = { api, state, refreshApis, afterSave, go, rerender: () => renderApi(name, tab) };
+  const ctx = { api, state, refreshApis, afterSave, go };
   try {
     if (tab === 'connect') await renderConnect(panel, ctx);
     else if (tab === 'try') panel.append(tryIt({ name, isProtected: !!api.protected }));
@@ -389,6 +388,7 @@ async function renderOperations(panel, { api }) {
   const readOnly = api.source === 'config';
   // A config API is only shown, so its mapping is not needed to save; a stored one's is.
   const [operations, mapping] = await Promise.all([admin.operations(name), readOnly ? admin.mapping(name).catch(() => ({})) : admin.mapping(name)]);
+  if (!panel.isConnected) return; // the user went elsewhere meanwhile
   let pendingSpec = null;
   let editor;
   let bar;

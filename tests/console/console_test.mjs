@@ -146,6 +146,7 @@ async function main() {
     headless: process.env.HEADFUL !== '1',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'].filter((a) => a !== '--headless' || process.env.HEADFUL !== '1'),
     viewport: { width: 1280, height: 800 },
+    permissions: ['clipboard-read', 'clipboard-write'],
   });
   const problems = [];
   const watch = (page) => {
@@ -255,6 +256,9 @@ async function main() {
       const expected = `vscode:mcp/install?${encodeURIComponent(JSON.stringify({ name: NAME, type: 'http', url: EXPECT_URL }))}`;
       check(href === expected, `Open in VS Code link is ${href}, expected ${expected}`);
       check((await byTest('open-vscode-insiders').getAttribute('href')).startsWith('vscode-insiders:mcp/install?'), 'no Insiders link');
+      await byTest('copy-mcp-json').click();
+      await page.waitForFunction(() => document.querySelector('[data-testid="copy-mcp-json"]').textContent === 'Copied');
+      check(await page.evaluate(() => navigator.clipboard.readText()) === text, 'the copy button did not copy the mcp.json entry');
       await shot('03-connect.png');
       await accessible('connect');
       return text;
