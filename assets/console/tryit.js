@@ -4,6 +4,18 @@
 import { listTools, callTool, McpHttpError } from './client.js';
 import { h, replace, uid, errorText, badge, field } from './util.js';
 
+/** Follows a local `$ref` (e.g. `#/$defs/Pet`) inside the tool's input schema. */
+function deref(schema, root) {
+  let s = schema;
+  for (let i = 0; i < 8 && s && typeof s.$ref === 'string' && s.$ref.startsWith('#'); i += 1) {
+    let v = root;
+    for (const part of s.$ref.slice(1).split('/').filter(Boolean)) v = v?.[part.replace(/~1/g, '/').replace(/~0/g, '~')];
+    if (!v) break;
+    s = { ...v, ...(s.description ? { description: s.description } : {}) };
+  }
+  return s || {};
+}
+
 function schemaType(s) {
   let t = s.type;
   if (Array.isArray(t)) t = t.find((x) => x !== 'null') || t[0];
@@ -123,7 +135,7 @@ export function tryIt({ name, isProtected }) {
     toolDesc.textContent = tool.description || '';
     const schema = tool.inputSchema || { type: 'object' };
     const required = new Set(schema.required || []);
-    fields = Object.entries(schema.properties || {}).map(([k, s]) => argField(k, s || {}, required.has(k)));
+    fields = Object.entries(schema.properties || {}).map(([k, s]) => argField(k, deref(s, schema), required.has(k)));
     replace(formBox, fields.length ? fields.map((f) => f.el) : h('p', { class: 'hint' }, 'This tool takes no arguments.'));
     raw.value = '{}';
   }

@@ -59,12 +59,14 @@ class StepError extends Error {}
 function check(cond, message) { if (!cond) throw new StepError(message); }
 
 let stepNo = 0;
+let passed = 0;
 async function step(title, fn) {
   stepNo += 1;
   const t0 = Date.now();
   try {
     const v = await fn();
     console.log(`ok ${stepNo} - ${title} (${Date.now() - t0} ms)`);
+    passed += 1;
     return v;
   } catch (err) {
     console.log(`not ok ${stepNo} - ${title}`);
@@ -455,6 +457,7 @@ async function main() {
     });
     void mcpJson;
   } catch (err) {
+    fs.rmSync(path.join(OUT, 'failure.png'), { force: true });
     await shot('failure.png').catch(() => {});
     throw err;
   } finally {
@@ -465,10 +468,12 @@ async function main() {
 
 main().then(() => {
   console.log(`console test passed; screenshots in ${OUT}`);
+  console.log(`${passed} passed, 0 failed`);
   process.exit(0);
 }, (err) => {
   console.error(`\nconsole test FAILED${err.step ? ` at "${err.step}"` : ''}: ${err.message}`);
   if (!(err instanceof StepError) && err.stack) console.error(err.stack.split('\n').slice(1, 4).join('\n'));
-  console.error(`(screenshot of the page at failure: ${path.join(OUT, 'failure.png')})`);
+  if (fs.existsSync(path.join(OUT, 'failure.png'))) console.error(`(the page at that moment: ${path.join(OUT, 'failure.png')})`);
+  console.log(`${passed} passed, 1 failed`);
   process.exit(1);
 });
