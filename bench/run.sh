@@ -145,6 +145,10 @@ python3 "$ROOT/bench/list_all.py" "http://127.0.0.1:$PORT/mcp/github" > "$OUT/js
 HWM=$(awk '/VmHWM/ {print $2}' "/proc/$GW_PID/status")
 stop_gateway
 
+echo "== live mapping: one API changed among 1,000, and 100 reloads under load (issue 16)"
+RELOAD_FAILED=0
+python3 "$ROOT/bench/reload.py" "$BIN" | tee "$OUT/reload.txt" || RELOAD_FAILED=1
+
 python3 - "$OUT" "$READY_S" "$HWM" "$HWM_READY" "$TOKEN_CHECK" <<'PY'
 import json, sys
 out, ready, hwm, hwm_ready = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
@@ -201,3 +205,6 @@ print("\nrounds (nginx direct / gateway req/s = ratio): " + "; ".join(
     f"{il_round('nginx', i):.0f} / {il_round('gateway', i):.0f} = "
     f"{100 * il_round('gateway', i) / il_round('nginx', i):.1f}%" for i in rounds))
 PY
+echo
+cat "$OUT/reload.txt"
+exit "$RELOAD_FAILED"

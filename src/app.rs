@@ -1,35 +1,27 @@
-//! Wiring: build the snapshot from a config, bind, serve until Ctrl-C / SIGTERM.
+//! Wiring: the shared parts, the live registry (config APIs and stored ones), the listener;
+//! serve until Ctrl-C / SIGTERM.
 
 use std::sync::Arc;
 
-use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::Verifier;
-use crate::catalog::Gateway;
 use crate::config::Config;
+use crate::live::Live;
+use crate::live::files::FileStore;
+use crate::live::registry::Shared;
+use crate::live::store::Store;
 use crate::server::listen::{self, ListenOptions};
-use crate::server::{AppState, Counters, Limits, Snapshot, router};
-use crate::upstream::Upstream;
+use crate::server::{AppState, Counters, Limits, router};
 
-/// Build everything, print each endpoint, then serve until `cancel` fires.
-pub async fn serve(mut cfg: Config, cancel: CancellationToken) -> anyhow::Result<()> {
+/// Build everything, print each endpoint, then serve until `cancel` fires. `config_path`: the
+/// config file, watched and reloaded on change and SIGHUP.
+pub async fn serve(
+    cfg: Config,
+    config_path: Option<std::path::PathBuf>,
+    cancel: CancellationToken,
+) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    // The public URL's host is where clients reach us: accept it as a Host value.
-    if let Some(host) = cfg
-        .server
-        .public_url
-        .as_deref()
-        .and_then(|u| url::Url::parse(u).ok())
-        .and_then(|u| u.host_str().map(String::from))
-        && !cfg.server.allowed_hosts.contains(&host)
-    {
-        cfg.server.allowed_hosts.push(host);
-    }
-    let gateway = Gateway::build(&cfg)?;
-    let upstream = Upstream::new(&cfg.upstream).map_err(anyhow::Error::msg)?;
-    let verifier = Arc::new(Verifier::new(&cfg.auth)?);
     let listener = TcpListener::bind(cfg.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", cfg.listen))?;
@@ -51,36 +43,71 @@ pub async fn serve(mut cfg: Config, cancel: CancellationToken) -> anyhow::Result
     } else {
         addr.to_string()
     };
-    let public_url = cfg
-        .server
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{host}"));
-    let order = gateway.order.clone();
-    let snapshot = Snapshot::new(gateway, &cfg, &public_url, &verifier, &upstream, &cancel)?;
-    for name in &order {
-        let url = format!("{}/mcp/{name}", public_url.trim_end_matches('/'));
+    let data_dir = match (&cfg.store.data_dir, &cfg.admin) {
+        (Some(dir), _) => Some(dir.clone()),
+        (None, Some(_)) => Some(crate::config::default_data_dir()),
+        (None, None) => None,
+    };
+    let store: Option<Arc<dyn Store>> = match &data_dir {
+        Some(dir) => Some(Arc::new(FileStore::open(dir, cfg.store.keep_versions)?)),
+        None => None,
+    };
+    let admin_cfg = cfg.admin.clone();
+    let opts = ListenOptions::new(&cfg.server);
+    let limits = Arc::new(Limits::new(&cfg.server));
+    let shared =
+        Arc::new(Shared::new(cfg, host.clone(), cancel.clone()).map_err(anyhow::Error::msg)?);
+    let live = Live::new(shared.clone(), store, config_path);
+    live.start().await?;
+    let reg = live.registry.load();
+    for name in reg.order() {
+        let e = &reg.apis[&name];
         print!(
             "{}",
-            crate::report::startup(
-                &snapshot.gateway.apis[name],
-                &url,
-                snapshot.protection(name)
-            )
+            crate::report::startup(&e.catalog, &reg.mcp_url(&name), reg.protection(&name))
         );
     }
-    tokio::spawn(verifier.clone().prefetch());
+    tokio::spawn(shared.verifier.clone().prefetch());
+    crate::live::watch::spawn(&live);
     let state = AppState {
-        live: Arc::new(ArcSwap::from_pointee(snapshot)),
-        limits: Arc::new(Limits::new(&cfg.server)),
+        live: live.clone(),
+        limits,
         counters: Arc::new(Counters::default()),
-        verifier: verifier.clone(),
     };
-    let opts = ListenOptions::new(&cfg.server);
+    let mut app = router(state.clone());
+    if let Some(acfg) = admin_cfg {
+        let file = acfg.token_file.clone().unwrap_or_else(|| {
+            data_dir
+                .clone()
+                .unwrap_or_else(crate::config::default_data_dir)
+                .join("admin-token")
+        });
+        let (token, created) = crate::admin::access::admin_token(&file, acfg.issuer.is_none())
+            .map_err(anyhow::Error::msg)?;
+        println!(
+            "admin console: {}/admin/",
+            reg.shared.public_url.trim_end_matches('/')
+        );
+        if created {
+            println!(
+                "admin token (created, kept in {}): {}",
+                file.display(),
+                token.as_deref().unwrap_or("")
+            );
+        } else if token.is_some() && std::env::var_os("REST2MCP_ADMIN_TOKEN").is_none() {
+            println!("admin token: in {}", file.display());
+        }
+        let admin = Arc::new(crate::admin::Admin {
+            cfg: acfg,
+            token,
+            live,
+        });
+        app = app.merge(crate::admin::router(admin));
+    }
     tracing::info!(%addr, threads = opts.threads, max_connections = opts.max_connections, ready_ms = started.elapsed().as_millis() as u64, "rest2mcp ready");
     println!("ready on http://{host}");
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
-    listen::serve(listener, state.clone(), router(state), cancel, opts).await?;
+    listen::serve(listener, state, app, cancel, opts).await?;
     Ok(())
 }

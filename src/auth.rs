@@ -26,7 +26,8 @@ pub use verify::{Caller, Verifier};
 pub struct Access {
     /// `None`: the endpoint is open.
     pub protection: Option<Protection>,
-    pub downstream: crate::downstream::Downstream,
+    /// Shared with the rebuilds of its API that keep its settings (and so its token caches).
+    pub downstream: Arc<crate::downstream::Downstream>,
 }
 
 impl Access {

@@ -133,6 +133,24 @@ impl ApiCatalog {
         spec: ApiSpec,
         server: &ServerConfig,
     ) -> Result<Self, BuildError> {
+        Self::build_stable(api, spec, server, None)
+    }
+
+    /// Each tool's name by its operation's key ([`mapping::op_key`]): what a rebuild keeps.
+    pub fn tool_names_by_operation(&self) -> std::collections::HashMap<String, String> {
+        self.tools
+            .iter()
+            .map(|t| (mapping::op_key(&t.mapped.op), t.mapped.name.clone()))
+            .collect()
+    }
+
+    /// [`Self::build`], keeping the tool names of `previous` (by operation) where it can.
+    pub fn build_stable(
+        api: &ApiConfig,
+        spec: ApiSpec,
+        server: &ServerConfig,
+        previous: Option<&std::collections::HashMap<String, String>>,
+    ) -> Result<Self, BuildError> {
         let base = api
             .base_url
             .clone()
@@ -143,8 +161,12 @@ impl ApiCatalog {
         let t = std::time::Instant::now();
         // Each tool is compiled as soon as it is mapped: its schema trees are gone before the
         // next one is built (peak memory on large specs).
-        let (tools, report) =
-            mapping::map_api_with(&spec, api, server.max_output_schema_bytes, |m, r| {
+        let (tools, report) = mapping::map_api_stable(
+            &spec,
+            api,
+            server.max_output_schema_bytes,
+            previous,
+            |m, r| {
                 compile(m)
                     .map_err(|msg| {
                         // A schema the validator cannot compile: skip this tool, say why.
@@ -152,7 +174,8 @@ impl ApiCatalog {
                         r.notes.push(format!("skipped: {msg}"));
                     })
                     .ok()
-            })?;
+            },
+        )?;
         let ApiSpec {
             title,
             description,

@@ -62,7 +62,7 @@ pub struct ServeArgs {
     #[arg(long, conflicts_with_all = ["spec", "base_url", "name"])]
     pub config: Option<PathBuf>,
     /// One OpenAPI document to serve (JSON or YAML).
-    #[arg(long, required_unless_present = "config")]
+    #[arg(long)]
     pub spec: Option<PathBuf>,
     /// Backend base URL (default: the spec's own server URL).
     #[arg(long)]
@@ -88,6 +88,12 @@ pub struct ServeArgs {
     /// Scope every request needs (repeatable).
     #[arg(long = "scope", requires = "issuers")]
     pub scopes: Vec<String>,
+    /// Serve the admin API and console at /admin (loopback only unless configured).
+    #[arg(long)]
+    pub admin: bool,
+    /// The data directory where uploaded APIs are stored (default: see the README).
+    #[arg(long, env = "REST2MCP_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -108,26 +114,34 @@ impl ServeArgs {
         let mut cfg = match &self.config {
             Some(path) => Config::load(path)?,
             None => {
-                let spec = self
-                    .spec
-                    .clone()
-                    .expect("clap requires --spec without --config");
-                let cfg = Config {
-                    listen: "127.0.0.1:8080".parse().expect("valid literal"),
-                    server: ServerConfig::default(),
-                    upstream: UpstreamConfig::default(),
-                    apis: vec![ApiConfig {
-                        name: self.name.clone().unwrap_or_else(|| stem(&spec)),
-                        spec,
+                let apis = match &self.spec {
+                    Some(spec) => vec![ApiConfig {
+                        name: self.name.clone().unwrap_or_else(|| stem(spec)),
+                        spec: spec.clone(),
                         base_url: self.base_url.clone(),
                         ..Default::default()
                     }],
-                    auth: Default::default(),
+                    None => vec![],
                 };
-                cfg.validate()?;
-                cfg
+                Config {
+                    listen: "127.0.0.1:8080".parse().expect("valid literal"),
+                    server: ServerConfig::default(),
+                    upstream: UpstreamConfig::default(),
+                    apis,
+                    auth: Default::default(),
+                    store: Default::default(),
+                    admin: None,
+                }
             }
         };
+        // No config and no spec: the first run, with the console to upload APIs.
+        let first_run = self.config.is_none() && self.spec.is_none();
+        if (self.admin || first_run) && cfg.admin.is_none() {
+            cfg.admin = Some(Default::default());
+        }
+        if let Some(d) = &self.data_dir {
+            cfg.store.data_dir = Some(d.clone());
+        }
         if let Some(l) = self.listen {
             cfg.listen = l;
         }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::mapping::Selector;
 
@@ -38,7 +38,85 @@ pub struct Config {
     /// Who may call: trusted token issuers (none: every endpoint is open).
     #[serde(default)]
     pub auth: AuthConfig,
+    /// Where uploaded specs and their mappings are kept (the admin API's store).
+    #[serde(default)]
+    pub store: StoreConfig,
+    /// The admin API and console (`/admin`); off unless this section is present (or
+    /// `serve --admin`).
+    #[serde(default)]
+    pub admin: Option<AdminConfig>,
+    /// APIs defined here (read-only through the admin API). May be empty when the store
+    /// serves APIs.
+    #[serde(default)]
     pub apis: Vec<ApiConfig>,
+}
+
+/// The embedded store.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// The data directory. Default (when the admin API is on): `$REST2MCP_DATA_DIR`, else
+    /// `$XDG_DATA_HOME/rest2mcp`, else `~/.local/share/rest2mcp`.
+    pub data_dir: Option<PathBuf>,
+    /// Versions kept per API (older ones are removed).
+    pub keep_versions: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            data_dir: None,
+            keep_versions: 10,
+        }
+    }
+}
+
+/// The default data directory.
+pub fn default_data_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("REST2MCP_DATA_DIR") {
+        return PathBuf::from(d);
+    }
+    if let Some(d) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d).join("rest2mcp");
+    }
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
+    home.join(".local/share/rest2mcp")
+}
+
+/// The admin API and console.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// A file holding the static admin token (`REST2MCP_ADMIN_TOKEN` wins). Default: the data
+    /// directory's `admin-token`, created (mode 0600) when neither exists.
+    pub token_file: Option<PathBuf>,
+    /// An OAuth issuer whose access tokens (with `scope`, audience `{public_url}/admin`) are
+    /// admin credentials too; one of `auth.issuers`.
+    pub issuer: Option<String>,
+    /// The scope such a token must carry.
+    pub scope: String,
+    /// The console's OAuth client (authorization code with PKCE) at `issuer`.
+    pub client_id: Option<String>,
+    /// Answer clients beyond loopback too.
+    pub allow_remote: bool,
+    /// Largest spec (or other body) an admin request may send, bytes.
+    pub max_spec_bytes: usize,
+    /// Let the console fetch a spec from a URL (through the upstream host policy).
+    pub fetch_urls: bool,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            token_file: None,
+            issuer: None,
+            scope: "rest2mcp:admin".into(),
+            client_id: None,
+            allow_remote: false,
+            max_spec_bytes: 64 * 1024 * 1024,
+            fetch_urls: false,
+        }
+    }
 }
 
 /// HTTP front settings shared by every API.
@@ -169,6 +247,10 @@ pub struct ApiConfig {
     /// `structuredContent` when the tool declares an output schema.
     #[serde(default = "yes")]
     pub output_schemas: bool,
+    /// `tools`: every selected operation is a tool. `search`: three tools (`search_tools`,
+    /// `describe_tool`, `call_tool`) over them, for APIs past a client's tool limit.
+    #[serde(default)]
+    pub mode: Mode,
     /// Protection of this endpoint (when `auth.issuers` is not empty).
     #[serde(default)]
     pub auth: ApiAuthConfig,
@@ -177,21 +259,37 @@ pub struct ApiConfig {
     pub downstream: DownstreamConfig,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ToolOverride {
     /// New tool name (must be a valid tool name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// Scopes a caller needs for this tool (replaces the operation's own `security` scopes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scopes: Option<Vec<String>>,
     /// Overrides the API's `output_schemas` for this tool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_schema: Option<bool>,
 }
 
 fn yes() -> bool {
     true
+}
+
+/// How an API's operations are offered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// One tool per selected operation.
+    #[default]
+    Tools,
+    /// `search_tools`, `describe_tool` and `call_tool` over the selected operations.
+    Search,
 }
 
 /// What a config entry that names only `name` and `spec` means (as `serve --spec` builds it).
@@ -205,6 +303,7 @@ impl Default for ApiConfig {
             exclude: Vec::new(),
             tools: BTreeMap::new(),
             output_schemas: true,
+            mode: Mode::Tools,
             auth: ApiAuthConfig::default(),
             downstream: DownstreamConfig::default(),
         }
@@ -310,7 +409,7 @@ fn default_introspection_cache() -> u64 {
 }
 
 /// A secret, read from an environment variable or a file, never written in the config.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Secret {
     pub env: Option<String>,
@@ -343,7 +442,7 @@ impl Secret {
 }
 
 /// Protection of one endpoint.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ApiAuthConfig {
     /// `false` leaves this endpoint open even when issuers are configured.
@@ -377,7 +476,7 @@ impl Default for ApiAuthConfig {
 }
 
 /// What reaches the backend on behalf of the caller.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct DownstreamConfig {
     pub credential: Credential,
@@ -403,7 +502,7 @@ impl DownstreamConfig {
 }
 
 /// The backend credential.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(tag = "mode", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Credential {
     /// Nothing (besides `headers`).
@@ -470,10 +569,17 @@ impl Config {
                 }
             }
         }
-        if let Some(ca) = &mut cfg.upstream.ca_file
-            && ca.is_relative()
+        for p in [
+            cfg.upstream.ca_file.as_mut(),
+            cfg.store.data_dir.as_mut(),
+            cfg.admin.as_mut().and_then(|a| a.token_file.as_mut()),
+        ]
+        .into_iter()
+        .flatten()
         {
-            *ca = dir.join(&*ca);
+            if p.is_relative() {
+                *p = dir.join(&*p);
+            }
         }
         cfg.validate()?;
         Ok(cfg)
@@ -481,19 +587,22 @@ impl Config {
 
     /// Static checks that need no spec.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.apis.is_empty() {
-            return Err(ConfigError::Invalid("no `apis` to serve".into()));
+        if self.apis.is_empty() && self.admin.is_none() && self.store.data_dir.is_none() {
+            return Err(ConfigError::Invalid(
+                "no `apis` to serve (list them, or enable the admin API to upload them)".into(),
+            ));
         }
         let mut seen = std::collections::HashSet::new();
         for api in &self.apis {
             if api.name.is_empty()
+                || api.name.starts_with('.')
                 || !api
                     .name
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
             {
                 return Err(ConfigError::Invalid(format!(
-                    "api name `{}` must be non-empty and use only A-Z a-z 0-9 - _ . (it becomes /mcp/{{name}})",
+                    "api name `{}` must be non-empty, use only A-Z a-z 0-9 - _ . and not start with a dot (it becomes /mcp/{{name}})",
                     api.name
                 )));
             }

@@ -48,7 +48,7 @@ struct Params<'a> {
 }
 
 /// Which revision a request speaks, when the fast path can serve it.
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy, PartialEq, Debug)]
 pub enum Revision {
     Legacy,
     Modern,
@@ -111,22 +111,33 @@ pub fn eligible(headers: &Headers<'_>, allowed_hosts: &[String]) -> Option<Revis
     }
 }
 
-/// The JSON answer if the request is a plain `tools/call` / `tools/list`; `None` means "ask
-/// rmcp". `None` is only ever returned before anything is sent upstream, so a caller may hand
-/// the same request to rmcp (or re-parse it on another path) without repeating a call.
-/// `revision` comes from [`eligible`] on the same headers. `served` counts the requests it
-/// commits to (before any upstream call), so tests and `/metrics` see which path answered.
-#[allow(clippy::too_many_arguments)]
-pub async fn try_serve(
-    api: &ApiCatalog,
-    upstream: &Upstream,
-    access: &Access,
-    caller: Option<&Caller>,
-    revision: Revision,
-    headers: &Headers<'_>,
-    body: &[u8],
-    served: &std::sync::atomic::AtomicU64,
-) -> Option<Vec<u8>> {
+/// What a request the fast path can serve asks for, read from its body and headers alone.
+#[derive(Debug, PartialEq)]
+pub enum Plan {
+    /// `tools/call` of `name` with these arguments.
+    Call {
+        id: RequestId,
+        name: String,
+        arguments: Map<String, Value>,
+    },
+    /// `tools/list`, this cursor (unchecked: the catalog decides whether it exists).
+    List {
+        id: RequestId,
+        cursor: Option<String>,
+    },
+}
+
+impl Plan {
+    fn id(&self) -> &RequestId {
+        match self {
+            Plan::Call { id, .. } | Plan::List { id, .. } => id,
+        }
+    }
+}
+
+/// The plan for a plain, well-formed `tools/call` / `tools/list` request of `revision`, or
+/// `None` ("ask rmcp"). Pure: no catalog, no I/O (the fuzz target drives it on its own).
+pub fn parse(body: &[u8], headers: &Headers<'_>, revision: Revision) -> Option<Plan> {
     let msg: Message = serde_json::from_slice(body).ok()?;
     if msg.jsonrpc != "2.0" {
         return None;
@@ -152,14 +163,9 @@ pub async fn try_serve(
         }
         _ => {}
     }
-    // The JSON-RPC envelope is written around the result in one buffer.
-    let mut out = Vec::with_capacity(512);
-    out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
-    serde_json::to_writer(&mut out, &msg.id).ok()?;
-    out.extend_from_slice(b",\"result\":");
     match &*msg.method {
         "tools/call" => {
-            let name = params.name.as_deref()?;
+            let name = params.name?;
             match headers.name {
                 Some(n) if n == name.as_bytes() => {}
                 None if revision == Revision::Legacy => {}
@@ -168,20 +174,69 @@ pub async fn try_serve(
             if params.cursor.is_some() {
                 return None;
             }
-            let entry = api.tool(name)?;
-            let args = Value::Object(params.arguments.unwrap_or_default());
-            served.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            crate::mcp::call(api, upstream, access, caller, entry, args)
-                .await
-                .write_json(&mut out, revision == Revision::Modern);
+            Some(Plan::Call {
+                id: msg.id,
+                name: name.into_owned(),
+                arguments: params.arguments.unwrap_or_default(),
+            })
         }
         "tools/list" => {
             if params.name.is_some() || params.arguments.is_some() || headers.name.is_some() {
                 return None;
             }
+            Some(Plan::List {
+                id: msg.id,
+                cursor: params.cursor,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// The JSON answer if the request is a plain `tools/call` / `tools/list`; `None` means "ask
+/// rmcp". `None` is only ever returned before anything is sent upstream, so a caller may hand
+/// the same request to rmcp (or re-parse it on another path) without repeating a call.
+/// `revision` comes from [`eligible`] on the same headers. `served` counts the requests it
+/// commits to (before any upstream call), so tests and `/metrics` see which path answered.
+#[allow(clippy::too_many_arguments)]
+pub async fn try_serve(
+    api: &ApiCatalog,
+    upstream: &Upstream,
+    access: &Access,
+    caller: Option<&Caller>,
+    revision: Revision,
+    headers: &Headers<'_>,
+    body: &[u8],
+    served: &std::sync::atomic::AtomicU64,
+) -> Option<Vec<u8>> {
+    let plan = parse(body, headers, revision)?;
+    let modern = revision == Revision::Modern;
+    // The JSON-RPC envelope is written around the result in one buffer.
+    let mut out = Vec::with_capacity(512);
+    out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
+    serde_json::to_writer(&mut out, plan.id()).ok()?;
+    out.extend_from_slice(b",\"result\":");
+    match plan {
+        Plan::Call {
+            name, arguments, ..
+        } => {
+            let entry = api.tool(&name)?;
+            served.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            crate::mcp::call(
+                api,
+                upstream,
+                access,
+                caller,
+                entry,
+                Value::Object(arguments),
+            )
+            .await
+            .write_json(&mut out, modern);
+        }
+        Plan::List { cursor, .. } => {
             let view = access.visible(api, caller);
             let view = view.as_deref().map(Vec::as_slice);
-            let page = match &params.cursor {
+            let page = match &cursor {
                 None => 0,
                 Some(c) => c
                     .parse::<usize>()
@@ -189,9 +244,8 @@ pub async fn try_serve(
                     .filter(|p| *p < api.page_count(view))?,
             };
             served.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            api.write_page(&mut out, page, revision == Revision::Modern, view);
+            api.write_page(&mut out, page, modern, view);
         }
-        _ => return None,
     }
     out.push(b'}');
     Some(out)

@@ -5,6 +5,7 @@
 //! [`upstream`] (requests).
 #![deny(unsafe_code)]
 
+pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod catalog;
@@ -13,6 +14,7 @@ pub mod config;
 pub mod downstream;
 pub mod fastpath;
 pub mod ingest;
+pub mod live;
 pub mod mapping;
 pub mod mcp;
 pub mod memory;

@@ -31,13 +31,14 @@ fn main() -> std::process::ExitCode {
             .and_then(|rt| {
                 rt.block_on(async {
                     let cfg = args.to_config()?;
+                    let config_path = args.config.clone();
                     let cancel = CancellationToken::new();
                     let c = cancel.clone();
                     tokio::spawn(async move {
                         shutdown_signal().await;
                         c.cancel();
                     });
-                    rest2mcp::app::serve(cfg, cancel).await
+                    rest2mcp::app::serve(cfg, config_path, cancel).await
                 })
             }),
         Command::Inspect(args) => inspect(&args),

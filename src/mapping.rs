@@ -17,17 +17,24 @@ use crate::config::{ApiConfig, ConfigError, ToolOverride};
 use crate::ingest::{ApiSpec, BodyKind, Location, Operation};
 
 /// One include/exclude rule; every field given must match.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Selector {
     /// operationId, exact or glob (`repos/*`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operation_id: Option<String>,
     /// One of the operation's tags, exact or glob.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
     /// Path template glob, e.g. `/pets/**` or `/pets/{petId}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
     /// HTTP method(s), case-insensitive: `GET` or `[GET, HEAD]`.
-    #[serde(default, deserialize_with = "one_or_many")]
+    #[serde(
+        default,
+        deserialize_with = "one_or_many",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub method: Vec<String>,
 }
 
@@ -170,6 +177,28 @@ pub fn map_api_with<T>(
     spec: &ApiSpec,
     api: &ApiConfig,
     max_output_schema_bytes: usize,
+    each: impl FnMut(MappedTool, &mut OpReport) -> Option<T>,
+) -> Result<(Vec<T>, Vec<OpReport>), ConfigError> {
+    map_api_stable(spec, api, max_output_schema_bytes, None, each)
+}
+
+/// The key an operation keeps across versions of its spec: its operationId, else its method
+/// and path.
+pub fn op_key(op: &Operation) -> String {
+    match &op.operation_id {
+        Some(id) => id.clone(),
+        None => format!("{} {}", op.method, op.path),
+    }
+}
+
+/// [`map_api_with`], keeping names stable across versions: an operation that had a tool name
+/// before (`previous`, by [`op_key`]) keeps it, unless the config now names it otherwise or
+/// gives that name to another operation explicitly; new operations never take those names.
+pub fn map_api_stable<T>(
+    spec: &ApiSpec,
+    api: &ApiConfig,
+    max_output_schema_bytes: usize,
+    previous: Option<&HashMap<String, String>>,
     mut each: impl FnMut(MappedTool, &mut OpReport) -> Option<T>,
 ) -> Result<(Vec<T>, Vec<OpReport>), ConfigError> {
     let compile = |v: &[Selector]| -> Result<Vec<CompiledSelector>, ConfigError> {
@@ -274,6 +303,21 @@ pub fn map_api_with<T>(
             )));
         }
     }
+    // Names kept from the previous version: reserved for their operations.
+    let mut kept: HashMap<usize, String> = HashMap::new();
+    let mut reserved: HashSet<String> = HashSet::new();
+    if let Some(previous) = previous {
+        for (i, _, _, over) in &chosen {
+            let renamed = over.is_some_and(|o| o.name.is_some());
+            if let Some(prev) = previous.get(&op_key(&spec.operations[*i]))
+                && !renamed
+                && !explicit.contains(prev.as_str())
+                && reserved.insert(prev.clone())
+            {
+                kept.insert(*i, prev.clone());
+            }
+        }
+    }
     let mut names = HashSet::new();
     let mut tools = Vec::new();
     // Headers the downstream config sets: a client never supplies them.
@@ -281,11 +325,12 @@ pub fn map_api_with<T>(
     for (i, name, mut notes, over) in chosen {
         let mut final_name = name.clone();
         let explicit_here = explicit.contains(name.as_str()) && taken.get(&name) == Some(&i);
-        if !explicit_here && (names.contains(&final_name) || explicit.contains(name.as_str())) {
+        let busy = |n: &str| names.contains(n) || explicit.contains(n) || reserved.contains(n);
+        if let Some(k) = kept.get(&i) {
+            final_name = k.clone();
+        } else if !explicit_here && busy(&final_name) {
             let mut n = 2;
-            while names.contains(&naming::with_suffix(&name, n))
-                || explicit.contains(naming::with_suffix(&name, n).as_str())
-            {
+            while busy(&naming::with_suffix(&name, n)) {
                 n += 1;
             }
             final_name = naming::with_suffix(&name, n);

@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, Implementation, ListToolsResult,
-    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+    PaginatedRequestParams, ServerCapabilities, ServerConfig, SubscriptionFilter, Tool,
 };
-use rmcp::service::RequestContext;
+use rmcp::service::{RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 
 use crate::auth::{Access, Caller};
@@ -23,6 +23,8 @@ pub struct McpApi {
     pub api: Arc<ApiCatalog>,
     pub upstream: Upstream,
     pub access: Arc<Access>,
+    /// Bumped whenever this API's tools change (`live`): what `subscriptions/listen` waits on.
+    pub changes: tokio::sync::watch::Receiver<u64>,
 }
 
 /// The verified caller the HTTP layer attached to the request, if the endpoint is protected.
@@ -41,8 +43,11 @@ impl ServerHandler for McpApi {
             env!("CARGO_PKG_VERSION"),
         );
         info.title = Some(self.api.title.clone());
-        let mut cfg = ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(info);
+        let caps = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_tool_list_changed()
+            .build();
+        let mut cfg = ServerConfig::new(caps).with_server_info(info);
         let mut instructions = format!(
             "Tools for the {} REST API: each tool calls one operation.",
             self.api.title
@@ -80,6 +85,36 @@ impl ServerHandler for McpApi {
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
         self.api.tool(name).map(|t| t.tool())
+    }
+
+    /// 2026-07-28 `subscriptions/listen`: tool list changes are the one category served.
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        let mut accepted = SubscriptionFilter::default();
+        accepted.tools_list_changed = requested.tools_list_changed.filter(|on| *on);
+        Some(accepted)
+    }
+
+    /// Until the client goes away: a `notifications/tools/list_changed` each time this API's
+    /// tools change (a reload, an admin write).
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
+        let mut changes = self.changes.clone();
+        changes.mark_unchanged();
+        loop {
+            tokio::select! {
+                _ = context.cancelled() => return Ok(()),
+                changed = changes.changed() => {
+                    if changed.is_err() {
+                        return Ok(());
+                    }
+                    if context.sink().notify_tool_list_changed().await.is_err() {
+                        return Ok(());
+                    }
+                }
+            }
+        }
     }
 
     async fn call_tool(

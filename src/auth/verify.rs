@@ -431,6 +431,21 @@ impl Verifier {
             .ok_or_else(|| format!("issuer `{iss}` advertises no token_endpoint"))
     }
 
+    /// The authorization and token endpoints of the configured issuer `name` (from its
+    /// metadata), for the admin console's sign-in.
+    pub async fn endpoints_of(&self, name: &str) -> Option<(Option<String>, Option<String>)> {
+        let issuer = self.issuers.iter().find(|i| i.name == name)?;
+        let meta = self.metadata(issuer).await.ok()?;
+        let get = |k: &str| meta.get(k).and_then(Value::as_str).map(String::from);
+        Some((
+            get("authorization_endpoint"),
+            issuer
+                .token_endpoint
+                .clone()
+                .or_else(|| get("token_endpoint")),
+        ))
+    }
+
     /// RFC 7662: ask each issuer that introspects; the first that knows the token answers.
     async fn introspect(
         &self,

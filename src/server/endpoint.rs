@@ -35,8 +35,12 @@ pub async fn entry(st: AppState, name: &str, req: Request) -> Response {
         .headers()
         .get(http::header::ORIGIN)
         .filter(|o| {
-            o.to_str()
-                .is_ok_and(|o| cors::allowed(o, &st.live.load().allowed_origins))
+            o.to_str().is_ok_and(|o| {
+                cors::allowed(
+                    o,
+                    &st.live.registry.load().shared.cfg.server.allowed_origins,
+                )
+            })
         })
         .cloned();
     if req.method() == http::Method::OPTIONS {
@@ -50,8 +54,8 @@ pub async fn entry(st: AppState, name: &str, req: Request) -> Response {
 }
 
 async fn serve(st: AppState, name: &str, req: Request) -> Response {
-    // Hold this snapshot for the whole request: it finishes on the mapping it began with.
-    let snap = st.live.load_full();
+    // Hold this API's entry for the whole request: it finishes on the mapping it began with.
+    let reg = st.live.registry.load_full();
     // Only an answer to a request with a body can leave bytes unread behind it.
     let ctx = req
         .extensions()
@@ -64,7 +68,7 @@ async fn serve(st: AppState, name: &str, req: Request) -> Response {
                     .is_some_and(|v| v.as_bytes() != b"0")
         })
         .cloned();
-    let Some(access) = snap.access.get(name) else {
+    let Some(entry) = reg.apis.get(name).cloned() else {
         return early(
             &ctx,
             (
@@ -75,7 +79,7 @@ async fn serve(st: AppState, name: &str, req: Request) -> Response {
         );
     };
     // Who is calling: checked from the head, before any body byte is read.
-    let caller = match &access.protection {
+    let caller = match &entry.access.protection {
         None => None,
         Some(p) => match p.authorize(req.headers()).await {
             Ok(c) => Some(c),
@@ -84,20 +88,18 @@ async fn serve(st: AppState, name: &str, req: Request) -> Response {
     };
     // The rest holds far more state than the checks above: boxed, so that a connection whose
     // request was refused (or is still waiting for its token check) stays small.
-    Box::pin(serve_caller(st, name, req, snap, ctx, caller)).await
+    Box::pin(serve_caller(st, req, reg, entry, ctx, caller)).await
 }
 
 async fn serve_caller(
     st: AppState,
-    name: &str,
     req: Request,
-    snap: std::sync::Arc<super::Snapshot>,
+    reg: std::sync::Arc<crate::live::registry::Registry>,
+    entry: std::sync::Arc<crate::live::registry::ApiEntry>,
     ctx: Option<ConnCtx>,
     caller: Option<std::sync::Arc<crate::auth::Caller>>,
 ) -> Response {
-    let (Some(svcs), Some(access)) = (snap.services.get(name), snap.access.get(name)) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
+    let (svcs, access, api) = (&entry.services, &entry.access, &entry.catalog);
     // The spec asks clients to accept both JSON and SSE. Be lenient with those that name only
     // one (curl, simple scripts): answer in the one they accept.
     let (json, sse) = accepts(
@@ -138,8 +140,7 @@ async fn serve_caller(
         Ok(b) => b,
         Err(e) => return early(&ctx, body_refusal(&e)),
     };
-    let api = snap.gateway.apis.get(name);
-    if let (Some(p), Some(c), Some(api)) = (&access.protection, &caller, api)
+    if let (Some(p), Some(c)) = (&access.protection, &caller)
         && let Some(refusal) = p.check_call(api, c, &bytes)
     {
         return refusal;
@@ -148,11 +149,11 @@ async fn serve_caller(
     let headers = crate::fastpath::Headers::from_map(&parts.headers);
     if json_answer
         && parts.method == http::Method::POST
-        && let Some(api) = api
-        && let Some(revision) = crate::fastpath::eligible(&headers, &snap.allowed_hosts)
+        && let Some(revision) =
+            crate::fastpath::eligible(&headers, &reg.shared.cfg.server.allowed_hosts)
         && let Some(body) = crate::fastpath::try_serve(
             api,
-            &snap.upstream,
+            &reg.shared.upstream,
             access,
             caller.as_deref(),
             revision,
@@ -194,7 +195,7 @@ async fn serve_caller(
 /// An answer given with the request's body (possibly) unread: the connection closes after it,
 /// lingering so that a client still sending its body reads it. (`ctx` is `None` for a request
 /// without a body.)
-fn early(ctx: &Option<ConnCtx>, mut resp: Response) -> Response {
+pub fn early(ctx: &Option<ConnCtx>, mut resp: Response) -> Response {
     if let Some(c) = ctx {
         c.clock.linger_on_close();
         resp.headers_mut().insert(

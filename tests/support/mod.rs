@@ -2,6 +2,7 @@
 //! binary started on a config, and a small raw MCP-over-HTTP client.
 #![allow(dead_code)]
 
+pub mod admin;
 pub mod hostile;
 pub mod oauth;
 pub mod tls;
@@ -125,7 +126,7 @@ pub struct Gateway {
     pub base: String,
     pub startup: String,
     child: Child,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl Drop for Gateway {
@@ -158,8 +159,21 @@ impl Gateway {
         Self::spawn_cmd(Command::new(bin()), args, dir)
     }
 
+    /// `rest2mcp serve --config path` on a config file the test keeps (across restarts).
+    pub fn start_file(path: &Path) -> Gateway {
+        Self::launch(
+            Command::new(bin()),
+            &["serve", "--config", path.to_str().unwrap()],
+            None,
+        )
+    }
+
     /// Start the binary through `command` (e.g. `prlimit --nofile=256:256 <bin>`), with `args`.
-    pub fn spawn_cmd(mut command: Command, args: &[&str], dir: tempfile::TempDir) -> Gateway {
+    pub fn spawn_cmd(command: Command, args: &[&str], dir: tempfile::TempDir) -> Gateway {
+        Self::launch(command, args, Some(dir))
+    }
+
+    fn launch(mut command: Command, args: &[&str], dir: Option<tempfile::TempDir>) -> Gateway {
         let mut child = command
             .args(args)
             .env("RUST_LOG", "warn")

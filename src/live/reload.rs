@@ -1,0 +1,216 @@
+//! Building what is served from the config file and the store: at start (every API), and on a
+//! reload (only the APIs whose config entry or spec file changed; every API when the config's
+//! global sections changed).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::registry::{ApiEntry, Build, Shared, Source};
+use super::status::Trigger;
+use super::{Live, fingerprint, stored_build};
+use crate::config::{ApiConfig, Config};
+
+impl Live {
+    /// Build every API at start: the config's (a failure stops the start, as before) and the
+    /// store's (a failure is reported and skipped; a name the config also uses is the config's).
+    pub async fn start(self: &Arc<Self>) -> anyhow::Result<()> {
+        let shared = self.registry.load().shared.clone();
+        for api in shared.cfg.apis.clone() {
+            let started = Instant::now();
+            let b = config_build(api.clone())
+                .await
+                .map_err(anyhow::Error::msg)?;
+            let version = b.version;
+            let entry = self.build(shared.clone(), b, None).await?;
+            self.install(entry);
+            self.status
+                .record(&api.name, Trigger::Start, Ok(version), started.elapsed());
+        }
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
+        let loaded = store.load().await?;
+        for e in loaded.damaged {
+            tracing::error!(error = %e, "damaged store entry skipped");
+        }
+        for s in loaded.apis {
+            let started = Instant::now();
+            if shared.cfg.apis.iter().any(|a| a.name == s.name) {
+                self.status.record(
+                    &s.name,
+                    Trigger::Start,
+                    Err(format!(
+                        "the config file also defines `{}`: the stored API is not served",
+                        s.name
+                    )),
+                    started.elapsed(),
+                );
+                continue;
+            }
+            let built = match stored_build(&s) {
+                Ok(b) => self
+                    .build(shared.clone(), b, None)
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e),
+            };
+            match built {
+                Ok(entry) => {
+                    self.install(entry);
+                    self.status.record(
+                        &s.name,
+                        Trigger::Start,
+                        Ok(Some(s.info.version)),
+                        started.elapsed(),
+                    );
+                }
+                Err(e) => self
+                    .status
+                    .record(&s.name, Trigger::Start, Err(e), started.elapsed()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Read the config file again and apply what changed; a config that does not load is
+    /// refused whole (reported), an API that does not build is refused alone.
+    pub async fn reload_config(self: &Arc<Self>, trigger: Trigger) {
+        let Some(path) = self.config_path.clone() else {
+            return;
+        };
+        let _one_at_a_time = self.changing.lock().await;
+        let started = Instant::now();
+        let cfg = match tokio::task::spawn_blocking(move || Config::load(&path)).await {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => {
+                self.status
+                    .record("(config)", trigger, Err(e.to_string()), started.elapsed());
+                return;
+            }
+            Err(e) => {
+                self.status
+                    .record("(config)", trigger, Err(e.to_string()), started.elapsed());
+                return;
+            }
+        };
+        let reg = self.registry.load_full();
+        let old = &reg.shared;
+        let global = |c: &Config| format!("{:?}{:?}{:?}", c.server, c.upstream, c.auth);
+        let rebuild_all = global(&old.cfg) != global(&cfg);
+        if rebuild_all
+            && (old.cfg.listen != cfg.listen || old.cfg.server.threads != cfg.server.threads)
+        {
+            tracing::warn!("`listen` and `server.threads` apply at the next start");
+        }
+        let shared = if rebuild_all {
+            match Shared::rebuild(old, cfg.clone()) {
+                Ok(s) => Arc::new(s),
+                Err(e) => {
+                    self.status
+                        .record("(config)", trigger, Err(e), started.elapsed());
+                    return;
+                }
+            }
+        } else {
+            Arc::new(old.with_config(cfg.clone()))
+        };
+        self.registry.rcu(|r| {
+            let mut n = r.with_shared(shared.clone());
+            n.apis = r.apis.clone();
+            n
+        });
+        // Config APIs: new or changed ones are rebuilt, the others kept.
+        for api in &cfg.apis {
+            let t = Instant::now();
+            let previous = reg.apis.get(&api.name).cloned();
+            let b = match config_build(api.clone()).await {
+                Ok(b) => b,
+                Err(e) => {
+                    self.status.record(&api.name, trigger, Err(e), t.elapsed());
+                    continue;
+                }
+            };
+            if !rebuild_all
+                && previous
+                    .as_ref()
+                    .is_some_and(|p| p.source == Source::Config && p.fingerprint == b.fingerprint)
+            {
+                continue;
+            }
+            match self.build(shared.clone(), b, previous).await {
+                Ok(entry) => {
+                    self.install(entry);
+                    self.status
+                        .record(&api.name, trigger, Ok(None), t.elapsed());
+                }
+                Err(e) => self
+                    .status
+                    .record(&api.name, trigger, Err(e.to_string()), t.elapsed()),
+            }
+        }
+        // Config APIs no longer in the file go; with new global settings, store APIs are
+        // rebuilt too.
+        for (name, entry) in &reg.apis {
+            match entry.source {
+                Source::Config if !cfg.apis.iter().any(|a| &a.name == name) => {
+                    self.uninstall(name);
+                    self.status.forget(name);
+                    tracing::info!(api = %name, "no longer in the config file: not served");
+                }
+                Source::Store if rebuild_all => {
+                    self.rebuild_stored(&shared, entry.clone(), trigger).await;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    async fn rebuild_stored(&self, shared: &Arc<Shared>, entry: Arc<ApiEntry>, trigger: Trigger) {
+        let Some(store) = &self.store else { return };
+        let t = Instant::now();
+        let built = match store.current(&entry.name).await {
+            Ok(Some(s)) => match stored_build(&s) {
+                Ok(b) => self
+                    .build(shared.clone(), b, Some(entry.clone()))
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e),
+            },
+            Ok(None) => Err("no longer in the store".into()),
+            Err(e) => Err(e.to_string()),
+        };
+        match built {
+            Ok(new) => {
+                let v = new.version;
+                self.install(new);
+                self.status.record(&entry.name, trigger, Ok(v), t.elapsed());
+            }
+            Err(e) => self
+                .status
+                .record(&entry.name, trigger, Err(e), t.elapsed()),
+        }
+    }
+}
+
+/// A config entry as a build: its spec file read and parsed (off the serving threads).
+async fn config_build(api: ApiConfig) -> Result<Build, String> {
+    tokio::task::spawn_blocking(move || {
+        let bytes = std::fs::read(&api.spec).map_err(|e| {
+            format!(
+                "api `{}`: cannot read {}: {e}",
+                api.name,
+                api.spec.display()
+            )
+        })?;
+        let spec = crate::ingest::parse(&bytes).map_err(|e| format!("api `{}`: {e}", api.name))?;
+        Ok(Build {
+            fingerprint: fingerprint(&api, &bytes),
+            config: api,
+            spec,
+            source: Source::Config,
+            version: None,
+        })
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}

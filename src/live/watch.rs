@@ -1,0 +1,124 @@
+//! Reload triggers besides the admin API: SIGHUP, and a debounced watch of the config file and
+//! of the spec files it names.
+//!
+//! The watch is on their directories, not the files: editors save by renaming a new file over
+//! the old one, and a Kubernetes ConfigMap volume swaps a `..data` symlink to a new directory;
+//! both change the directory, not the file that was watched. Any event there that concerns
+//! one of the files (or a `..`-named entry of such a volume) schedules a reload 300 ms after
+//! the last one; the reload rebuilds only the APIs whose config entry or spec bytes changed.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use notify::{RecursiveMode, Watcher};
+
+use super::Live;
+use super::status::Trigger;
+
+/// Quiet time after the last event before reloading.
+const DEBOUNCE: Duration = Duration::from_millis(300);
+
+/// Start the SIGHUP handler and the file watch (when serving from a config file).
+pub fn spawn(live: &Arc<Live>) {
+    if live.config_path.is_none() {
+        return;
+    }
+    #[cfg(unix)]
+    {
+        let live = live.clone();
+        tokio::spawn(async move {
+            use tokio::signal::unix::{SignalKind, signal};
+            let Ok(mut hup) = signal(SignalKind::hangup()) else {
+                tracing::warn!("cannot listen for SIGHUP");
+                return;
+            };
+            while hup.recv().await.is_some() {
+                tracing::info!("SIGHUP: reloading the config file");
+                live.reload_config(Trigger::Sighup).await;
+            }
+        });
+    }
+    let live = live.clone();
+    tokio::spawn(async move {
+        if let Err(e) = watch(live).await {
+            tracing::warn!(error = %e, "file watch unavailable: reload with SIGHUP or the admin API");
+        }
+    });
+}
+
+/// The files a reload reads, and their directories.
+fn files(live: &Live) -> (HashSet<PathBuf>, HashSet<PathBuf>) {
+    let mut files = HashSet::new();
+    if let Some(c) = &live.config_path {
+        files.insert(absolute(c));
+    }
+    for api in &live.registry.load().shared.cfg.apis {
+        files.insert(absolute(&api.spec));
+    }
+    let dirs = files
+        .iter()
+        .filter_map(|f| f.parent().map(Path::to_path_buf))
+        .collect();
+    (files, dirs)
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+async fn watch(live: Arc<Live>) -> notify::Result<()> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<PathBuf>();
+    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        if let Ok(ev) = res {
+            for p in ev.paths {
+                let _ = tx.send(p);
+            }
+        }
+    })?;
+    let mut watched: HashSet<PathBuf> = HashSet::new();
+    loop {
+        let (files, dirs) = files(&live);
+        for d in dirs.difference(&watched).cloned().collect::<Vec<_>>() {
+            match watcher.watch(&d, RecursiveMode::NonRecursive) {
+                Ok(()) => {
+                    watched.insert(d);
+                }
+                Err(e) => tracing::warn!(dir = %d.display(), error = %e, "cannot watch"),
+            }
+        }
+        // Wait for an event that concerns our files, then for quiet.
+        loop {
+            let Some(p) = rx.recv().await else {
+                return Ok(());
+            };
+            if concerns(&files, &p) {
+                break;
+            }
+        }
+        loop {
+            match tokio::time::timeout(DEBOUNCE, rx.recv()).await {
+                Ok(Some(_)) => continue,
+                Ok(None) => return Ok(()),
+                Err(_) => break,
+            }
+        }
+        tracing::info!("a watched file changed: reloading");
+        live.reload_config(Trigger::File).await;
+    }
+}
+
+/// Whether an event at `p` may change one of `files`: the file itself, or a `..`-named entry
+/// beside one (a ConfigMap volume's `..data` swap).
+fn concerns(files: &HashSet<PathBuf>, p: &Path) -> bool {
+    let p = absolute(p);
+    if files.contains(&p) {
+        return true;
+    }
+    let k8s = p
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with(".."));
+    k8s && files.iter().any(|f| f.parent() == p.parent())
+}

@@ -1,0 +1,321 @@
+//! What is served changes while the gateway runs: the config file and its specs are watched
+//! (also through a Kubernetes-style symlink swap), SIGHUP reloads, a bad change is refused
+//! while the old version keeps serving, tool names stay stable, and 2026-07-28 clients
+//! subscribed to `tools/list_changed` hear of each change.
+
+mod support;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::admin::{AdminClient, admin_config, data_dir, things_spec};
+use support::{Backend, Gateway, Mcp};
+
+fn names(tools: &[Value]) -> Vec<String> {
+    let mut n: Vec<String> = tools
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_string())
+        .collect();
+    n.sort();
+    n
+}
+
+/// Wait (up to 10 s) until the API's tool names are `want`.
+async fn until_tools(mcp: &Mcp, want: &[&str]) -> Duration {
+    let started = Instant::now();
+    loop {
+        let body = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
+        let r = mcp
+            .post_raw(body, &[("mcp-protocol-version", "2025-11-25")])
+            .await;
+        if r.status == 200 {
+            let got = names(r.json()["result"]["tools"].as_array().unwrap());
+            if got == want {
+                return started.elapsed();
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "tools never became {want:?} (last answer {} {})",
+            r.status,
+            r.text
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn write_config(dir: &Path, backend: &str, extra: &str) -> std::path::PathBuf {
+    let cfg = dir.join("rest2mcp.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "listen: 127.0.0.1:0\n{extra}apis:\n  - name: t\n    spec: spec.yaml\n    base_url: {backend}\n"
+        ),
+    )
+    .unwrap();
+    cfg
+}
+
+#[tokio::test]
+async fn a_changed_spec_file_is_served_without_a_restart_and_a_bad_one_is_refused() {
+    let backend = Backend::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("spec.yaml"), things_spec(2, "T")).unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &backend.url,
+        &admin_config(&data_dir(dir.path())),
+    );
+    let gw = Gateway::start_file(&cfg);
+    let mcp = gw.mcp("t");
+    until_tools(&mcp, &["get0", "get1"]).await;
+    // Rewritten in place: picked up by the watch.
+    std::fs::write(dir.path().join("spec.yaml"), things_spec(3, "T")).unwrap();
+    let took = until_tools(&mcp, &["get0", "get1", "get2"]).await;
+    eprintln!("file change served after {took:?}");
+    // Replaced by a rename (as editors save): picked up too.
+    let tmp = dir.path().join(".spec.yaml.tmp");
+    std::fs::write(&tmp, things_spec(1, "T")).unwrap();
+    std::fs::rename(&tmp, dir.path().join("spec.yaml")).unwrap();
+    until_tools(&mcp, &["get0"]).await;
+    // A broken spec is refused: the old version keeps serving, the status says why.
+    std::fs::write(
+        dir.path().join("spec.yaml"),
+        "openapi: 3.0.3\ninfo: [broken\n",
+    )
+    .unwrap();
+    let admin = AdminClient::new(&gw);
+    let started = Instant::now();
+    loop {
+        let list = admin.get("/apis").await.json();
+        if list[0]["last_reload"] != "ok" {
+            assert!(
+                list[0]["last_reload"].as_str().unwrap().contains("YAML"),
+                "{list}"
+            );
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "never refused");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    until_tools(&mcp, &["get0"]).await;
+    let r = mcp.call("get0", json!({})).await;
+    assert!(!support::is_error(&r), "{r}");
+    // A config that does not load is refused whole, reported, and changes nothing.
+    std::fs::write(&cfg, "listen: 127.0.0.1:0\napis: [oops\n").unwrap();
+    let started = Instant::now();
+    loop {
+        let st = admin.get("/status").await.json();
+        if st["reloads"][0]["api"] == "(config)" {
+            assert_eq!(st["reloads"][0]["result"], "error", "{st}");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{st}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    until_tools(&mcp, &["get0"]).await;
+}
+
+#[tokio::test]
+async fn sighup_reloads_the_config_file() {
+    let backend = Backend::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("spec.yaml"), things_spec(1, "T")).unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &backend.url,
+        &admin_config(&data_dir(dir.path())),
+    );
+    let gw = Gateway::start_file(&cfg);
+    let admin = AdminClient::new(&gw);
+    // A second API, added to the config file by a rename the watch sees too; then SIGHUP.
+    std::fs::write(dir.path().join("two.yaml"), things_spec(2, "Two")).unwrap();
+    std::fs::write(
+        &cfg,
+        format!(
+            "listen: 127.0.0.1:0\n{}apis:\n  - name: t\n    spec: spec.yaml\n    base_url: {}\n  - name: two\n    spec: two.yaml\n    base_url: {}\n",
+            admin_config(&data_dir(dir.path())),
+            backend.url,
+            backend.url
+        ),
+    )
+    .unwrap();
+    let ok = std::process::Command::new("kill")
+        .args(["-HUP", &gw.pid().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    until_tools(&gw.mcp("two"), &["get0", "get1"]).await;
+    let st = admin.get("/status").await.json();
+    assert!(
+        st["reloads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["trigger"] == "sighup" || r["trigger"] == "file"),
+        "{st}"
+    );
+    // The process is alive and the first API untouched.
+    until_tools(&gw.mcp("t"), &["get0"]).await;
+    // SIGHUP alone (no file change): nothing rebuilt, the reload recorded.
+    std::process::Command::new("kill")
+        .args(["-HUP", &gw.pid().to_string()])
+        .status()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    until_tools(&gw.mcp("two"), &["get0", "get1"]).await;
+}
+
+/// A Kubernetes ConfigMap volume: `config.yaml -> ..data/config.yaml`, and an update swaps the
+/// `..data` symlink to a new directory in one rename.
+#[tokio::test]
+async fn a_configmap_style_symlink_swap_is_followed() {
+    let backend = Backend::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let version = |n: &str, ops: usize| {
+        let d = root.join(n);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("spec.yaml"), things_spec(ops, "K")).unwrap();
+        std::fs::write(
+            d.join("config.yaml"),
+            format!(
+                "listen: 127.0.0.1:0\napis:\n  - name: k\n    spec: spec.yaml\n    base_url: {}\n",
+                backend.url
+            ),
+        )
+        .unwrap();
+    };
+    version("..2026_11_30_a", 1);
+    std::os::unix::fs::symlink("..2026_11_30_a", root.join("..data")).unwrap();
+    for f in ["config.yaml", "spec.yaml"] {
+        std::os::unix::fs::symlink(format!("..data/{f}"), root.join(f)).unwrap();
+    }
+    let gw = Gateway::start_file(&root.join("config.yaml"));
+    let mcp = gw.mcp("k");
+    until_tools(&mcp, &["get0"]).await;
+    version("..2026_11_30_b", 2);
+    std::os::unix::fs::symlink("..2026_11_30_b", root.join("..data_tmp")).unwrap();
+    std::fs::rename(root.join("..data_tmp"), root.join("..data")).unwrap();
+    std::fs::remove_dir_all(root.join("..2026_11_30_a")).unwrap();
+    until_tools(&mcp, &["get0", "get1"]).await;
+}
+
+/// A tool keeps its name while its operation survives, even when a new operation would now
+/// take it (here: a new operation earlier in the document with the same operationId base).
+#[tokio::test]
+async fn tool_names_are_stable_across_versions() {
+    let backend = Backend::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = Gateway::start(&admin_config(&data_dir(dir.path())));
+    let admin = AdminClient::new(&gw);
+    // Two operations whose names collide: the second gets `_2`.
+    let v1 = "openapi: 3.0.3\ninfo: {title: S, version: '1'}\npaths:\n  /a:\n    get: {operationId: list.items, responses: {'200': {description: ok}}}\n  /b:\n    get: {operationId: list_items, responses: {'200': {description: ok}}}\n";
+    let r = admin
+        .put_json(
+            "/apis/s/spec",
+            &json!({"spec": v1, "mapping": {"base_url": backend.url}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let mcp = gw.mcp("s");
+    let before = mcp.list().await;
+    assert_eq!(names(&before), ["list_items", "list_items_2"]);
+    // v2: `/a` is gone and a new operation `/c` comes first. `/b` keeps `list_items_2`
+    // (its name), the new one gets a fresh name rather than taking it.
+    let v2 = "openapi: 3.0.3\ninfo: {title: S, version: '2'}\npaths:\n  /c:\n    get: {operationId: list-items, responses: {'200': {description: ok}}}\n  /b:\n    get: {operationId: list_items, responses: {'200': {description: ok}}}\n";
+    let r = admin.put_yaml("/apis/s/spec?force=true", v2).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let after = mcp.list().await;
+    let ops = admin.get("/apis/s/operations").await.json();
+    let b = ops
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["path"] == "/b")
+        .unwrap();
+    assert_eq!(b["tool"], "list_items_2", "{ops}");
+    let c = ops
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["path"] == "/c")
+        .unwrap();
+    assert_ne!(c["tool"], "list_items_2");
+    assert_eq!(names(&after).len(), 2);
+}
+
+/// 2026-07-28: a client listening (`subscriptions/listen` with `toolsListChanged`) gets
+/// `notifications/tools/list_changed` when the API changes.
+#[tokio::test]
+async fn subscribed_clients_hear_of_tool_list_changes() {
+    let backend = Backend::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = Gateway::start(&admin_config(&data_dir(dir.path())));
+    let admin = AdminClient::new(&gw);
+    let r = admin
+        .put_json(
+            "/apis/n/spec",
+            &json!({"spec": things_spec(1, "N"), "mapping": {"base_url": backend.url}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let caps = gw
+        .mcp("n")
+        .post_raw(
+            r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#,
+            &[("mcp-protocol-version", "2025-11-25")],
+        )
+        .await;
+    assert_eq!(
+        caps.json()["result"]["capabilities"]["tools"]["listChanged"],
+        true,
+        "{}",
+        caps.text
+    );
+    let listen = json!({"jsonrpc": "2.0", "id": 7, "method": "subscriptions/listen",
+        "params": {"notifications": {"toolsListChanged": true},
+                   "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                             "io.modelcontextprotocol/clientCapabilities": {}}}});
+    let resp = support::http_client()
+        .post(format!("{}/mcp/n", gw.base))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "subscriptions/listen")
+        .body(listen.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut resp = resp;
+    let mut seen = String::new();
+    // The acknowledgement first.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !seen.contains("subscriptions/acknowledged") {
+        let chunk = tokio::time::timeout_at(deadline.into(), resp.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("no acknowledgement within 5 s: {seen}"))
+            .unwrap()
+            .expect("stream open");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let r = admin
+        .put_json(
+            "/apis/n/spec",
+            &json!({"spec": things_spec(2, "N"), "mapping": {"base_url": backend.url}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !seen.contains("notifications/tools/list_changed") {
+        let chunk = tokio::time::timeout_at(deadline.into(), resp.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("no list_changed within 5 s: {seen}"))
+            .unwrap()
+            .expect("stream open");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
