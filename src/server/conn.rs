@@ -56,10 +56,7 @@ pub async fn serve(
             clock: clock.clone(),
             body_deadline: tokio::time::Instant::now() + limits.body_read,
         };
-        let (mut parts, body) = req.into_parts();
-        parts.extensions.insert(ctx);
-        parts.extensions.insert(ConnectInfo(peer));
-        let req = Request::from_parts(parts, Body::new(body));
+        let req = req.map(Body::new);
         let (st, router, clock) = (st.clone(), router.clone(), clock.clone());
         async move {
             let name = (req.method() == http::Method::POST)
@@ -68,11 +65,17 @@ pub async fn serve(
                 .filter(|n| !n.is_empty() && !n.contains('/'))
                 .map(str::to_string);
             let resp = match name {
-                Some(name) => super::endpoint::entry(st, &name, req).await,
-                None => match router.oneshot(req).await {
-                    Ok(r) => r,
-                    Err(never) => match never {},
-                },
+                // The hot path: the connection's facts are handed over directly.
+                Some(name) => super::endpoint::entry(st, &name, req, Some(ctx)).await,
+                None => {
+                    let (mut parts, body) = req.into_parts();
+                    parts.extensions.insert(ctx);
+                    parts.extensions.insert(ConnectInfo(peer));
+                    match router.oneshot(Request::from_parts(parts, body)).await {
+                        Ok(r) => r,
+                        Err(never) => match never {},
+                    }
+                }
             };
             Ok::<_, Infallible>(resp.map(|inner| Finished { inner, clock }))
         }
@@ -80,8 +83,9 @@ pub async fn serve(
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        // A backstop only: `io::Deadlines` applies the header-read and idle timeouts.
-        .header_read_timeout(limits.idle + limits.header_read)
+        // `io::Deadlines` applies the header-read and idle timeouts, each with its own value
+        // (hyper's one timer would bound both with one, re-armed on every request).
+        .header_read_timeout(None)
         // Heads up to 16 KiB (large tokens included); bodies are read in pieces this size.
         .max_buf_size(16 * 1024)
         .keep_alive(!cancel.is_cancelled());

@@ -23,14 +23,15 @@ pub struct ConnCtx {
 /// The axum route for `/mcp/{name}` (every method; the connection sends plain `POST`s to
 /// [`post`] directly).
 pub async fn route(State(st): State<AppState>, Path(name): Path<String>, req: Request) -> Response {
-    entry(st, &name, req).await
+    let ctx = req.extensions().get::<ConnCtx>().cloned();
+    entry(st, &name, req, ctx).await
 }
 
 /// CORS for browser-based clients on an allowed `Origin` (`server.allowed_origins`): preflights
 /// are answered before any token is asked for, and every answer (a 401 included, so the client
 /// can read `WWW-Authenticate`) names the origin. Other origins get no CORS headers, and rmcp
 /// refuses their requests.
-pub async fn entry(st: AppState, name: &str, req: Request) -> Response {
+pub async fn entry(st: AppState, name: &str, req: Request, ctx: Option<ConnCtx>) -> Response {
     let origin = req
         .headers()
         .get(http::header::ORIGIN)
@@ -46,28 +47,24 @@ pub async fn entry(st: AppState, name: &str, req: Request) -> Response {
     if req.method() == http::Method::OPTIONS {
         return cors::preflight(origin, req.headers());
     }
-    let mut resp = serve(st, name, req).await;
+    let mut resp = serve(st, name, req, ctx).await;
     if let Some(o) = origin {
         cors::decorate(&mut resp, o);
     }
     resp
 }
 
-async fn serve(st: AppState, name: &str, req: Request) -> Response {
+async fn serve(st: AppState, name: &str, req: Request, ctx: Option<ConnCtx>) -> Response {
     // Hold this API's entry for the whole request: it finishes on the mapping it began with.
     let reg = st.live.registry.load_full();
     // Only an answer to a request with a body can leave bytes unread behind it.
-    let ctx = req
-        .extensions()
-        .get::<ConnCtx>()
-        .filter(|_| {
-            req.headers().contains_key(http::header::TRANSFER_ENCODING)
-                || req
-                    .headers()
-                    .get(http::header::CONTENT_LENGTH)
-                    .is_some_and(|v| v.as_bytes() != b"0")
-        })
-        .cloned();
+    let ctx = ctx.filter(|_| {
+        req.headers().contains_key(http::header::TRANSFER_ENCODING)
+            || req
+                .headers()
+                .get(http::header::CONTENT_LENGTH)
+                .is_some_and(|v| v.as_bytes() != b"0")
+    });
     let Some(entry) = reg.apis.get(name).cloned() else {
         return early(
             &ctx,

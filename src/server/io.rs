@@ -132,6 +132,10 @@ impl<T: AsyncRead> AsyncRead for Deadlines<T> {
                         Phase::Busy => return Poll::Pending,
                     }
                 };
+                // Deadlines are kept to a coarse grid (up to GRAIN later than exact), so that
+                // the many requests of a busy keep-alive connection share one timer instead of
+                // re-arming it for each (a timer re-arm costs a wake-up write per call).
+                let deadline = coarse(deadline);
                 if this.sleep.deadline() != deadline {
                     this.sleep.as_mut().reset(deadline);
                 }
@@ -172,6 +176,18 @@ impl<T: AsyncWrite> AsyncWrite for Deadlines<T> {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.project().inner.poll_shutdown(cx)
     }
+}
+
+/// The grid socket deadlines are rounded up to.
+const GRAIN: Duration = Duration::from_millis(250);
+
+/// `t` rounded up to the next multiple of [`GRAIN`] since the process's first call.
+fn coarse(t: Instant) -> Instant {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let epoch = *EPOCH.get_or_init(Instant::now);
+    let since = t.saturating_duration_since(epoch).as_millis() as u64;
+    let grain = GRAIN.as_millis() as u64;
+    epoch + Duration::from_millis(since.div_ceil(grain) * grain)
 }
 
 /// Bounds of a lingering close.
