@@ -1,16 +1,25 @@
 #!/usr/bin/env bash
 # The whole test suite: unit tests, and integration tests that drive the real binary over HTTP
-# against real HTTP backends, a test OAuth server, and (end to end) the npm `oidc-provider` with
-# the official MCP TypeScript SDK client. Installs what the tests need first: Node/npm (the
-# GitHub REST API description comes from npm; the end-to-end scripts run on Node) and the
-# pinned packages of tests/e2e. Ends with one line: "N passed, N failed".
+# against real HTTP backends, a test OAuth server, (end to end) the npm `oidc-provider` with the
+# official MCP TypeScript SDK client, and the console in headless Chromium. Installs what the
+# tests need first: Node/npm (the GitHub REST API description comes from npm; the end-to-end
+# and browser scripts run on Node), Debian's Chromium, and the pinned packages of tests/e2e and
+# tests/console. Ends with one line: "N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
+need_apt=()
 if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
-  echo "installing node and npm (GitHub spec download, end-to-end OAuth test)"
-  apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+  need_apt+=(nodejs npm)
+fi
+[ -x "${CHROMIUM:-/usr/bin/chromium}" ] || need_apt+=(chromium)
+command -v prlimit >/dev/null 2>&1 || need_apt+=(util-linux)
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
+if [ "${#need_apt[@]}" -gt 0 ]; then
+  echo "installing ${need_apt[*]} (test tools)"
+  apt-get update -qq && apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
+(cd tests/console && npm ci --no-audit --no-fund --loglevel=error)
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0

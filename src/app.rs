@@ -15,10 +15,12 @@ use crate::server::listen::{self, ListenOptions};
 use crate::server::{AppState, Counters, Limits, router};
 
 /// Build everything, print each endpoint, then serve until `cancel` fires. `config_path`: the
-/// config file, watched and reloaded on change and SIGHUP.
+/// config file, watched and reloaded on change and SIGHUP. `first_run`: no config and no spec
+/// were given: serve the bundled example API against its example backend, started here.
 pub async fn serve(
-    cfg: Config,
+    mut cfg: Config,
     config_path: Option<std::path::PathBuf>,
+    first_run: bool,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
@@ -48,6 +50,13 @@ pub async fn serve(
         (None, Some(_)) => Some(crate::config::default_data_dir()),
         (None, None) => None,
     };
+    if first_run {
+        let dir = data_dir
+            .clone()
+            .unwrap_or_else(crate::config::default_data_dir)
+            .join("example");
+        cfg.apis.push(example_api(&dir).await?);
+    }
     let store: Option<Arc<dyn Store>> = match &data_dir {
         Some(dir) => Some(Arc::new(FileStore::open(dir, cfg.store.keep_versions)?)),
         None => None,
@@ -110,4 +119,28 @@ pub async fn serve(
     let _ = std::io::stdout().flush();
     listen::serve(listener, state, app, cancel, opts).await?;
     Ok(())
+}
+
+/// The bundled example API (`specs/petstore.yaml`, written under `dir`) against the example
+/// backend, started in this process on a free loopback port.
+async fn example_api(dir: &std::path::Path) -> anyhow::Result<crate::config::ApiConfig> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    let spec = dir.join("petstore.yaml");
+    std::fs::write(&spec, crate::example::PETSTORE_SPEC)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", spec.display()))?;
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move {
+        if let Err(e) = crate::example::serve(listener, false).await {
+            tracing::warn!(error = %e, "the example backend stopped");
+        }
+    });
+    println!("first run: the example pet store API (its backend runs in this process at {url})");
+    Ok(crate::config::ApiConfig {
+        name: "petstore".into(),
+        spec,
+        base_url: Some(url),
+        ..Default::default()
+    })
 }

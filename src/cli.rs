@@ -109,6 +109,11 @@ pub struct InspectArgs {
 }
 
 impl ServeArgs {
+    /// `serve` with neither a config nor a spec: the first run (console, example API).
+    pub fn first_run(&self) -> bool {
+        self.config.is_none() && self.spec.is_none()
+    }
+
     /// The effective config: the file, or one API made from the flags.
     pub fn to_config(&self) -> Result<Config, ConfigError> {
         let mut cfg = match &self.config {
@@ -135,7 +140,7 @@ impl ServeArgs {
             }
         };
         // No config and no spec: the first run, with the console to upload APIs.
-        let first_run = self.config.is_none() && self.spec.is_none();
+        let first_run = self.first_run();
         if (self.admin || first_run) && cfg.admin.is_none() {
             cfg.admin = Some(Default::default());
         }

@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod downstream;
+pub mod example;
 pub mod fastpath;
 pub mod ingest;
 pub mod live;

@@ -12,7 +12,10 @@ use rest2mcp::cli::{Cli, Command};
 use rest2mcp::report;
 
 fn main() -> std::process::ExitCode {
+    use std::io::IsTerminal as _;
     tracing_subscriber::fmt()
+        // Colour only for a person at a terminal, never in a file or a pipe.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "rest2mcp=info,rmcp=warn".into()),
@@ -32,13 +35,14 @@ fn main() -> std::process::ExitCode {
                 rt.block_on(async {
                     let cfg = args.to_config()?;
                     let config_path = args.config.clone();
+                    let first_run = args.first_run();
                     let cancel = CancellationToken::new();
                     let c = cancel.clone();
                     tokio::spawn(async move {
                         shutdown_signal().await;
                         c.cancel();
                     });
-                    rest2mcp::app::serve(cfg, config_path, cancel).await
+                    rest2mcp::app::serve(cfg, config_path, first_run, cancel).await
                 })
             }),
         Command::Inspect(args) => inspect(&args),
@@ -47,7 +51,7 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", report_error(&e));
             std::process::ExitCode::FAILURE
         }
     }
@@ -63,12 +67,31 @@ fn inspect(args: &rest2mcp::cli::InspectArgs) -> anyhow::Result<()> {
         }
         other => other?,
     };
-    if args.json {
-        println!("{}", report::inspect_json(&cat));
+    let text = if args.json {
+        format!("{}\n", report::inspect_json(&cat))
     } else {
-        print!("{}", report::inspect_table(&cat));
+        report::inspect_table(&cat)
+    };
+    // A reader that stops early (`| head`) is not an error.
+    use std::io::Write as _;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
     }
-    Ok(())
+}
+
+/// The error and its causes, each said once (a message that already quotes its cause is not
+/// followed by it again).
+fn report_error(e: &anyhow::Error) -> String {
+    let mut out = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !out.contains(&c) {
+            out.push_str(": ");
+            out.push_str(&c);
+        }
+    }
+    out
 }
 
 async fn shutdown_signal() {

@@ -83,7 +83,28 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
+        .fallback(not_here)
         .with_state(state)
+}
+
+/// Anything else: a short answer naming what is served (clients that guess a path, such as an
+/// `/mcp` without the API's name, learn the right one).
+async fn not_here(State(st): State<AppState>, uri: http::Uri) -> Response {
+    let reg = st.live.registry.load();
+    let names = reg.order();
+    let mut text = format!("nothing is served at {}\n", uri.path());
+    if names.is_empty() {
+        text.push_str("no MCP endpoint is configured yet\n");
+    } else {
+        text.push_str("MCP endpoints (Streamable HTTP, POST):\n");
+        for n in names.iter().take(50) {
+            text.push_str(&format!("  {}\n", reg.mcp_url(n)));
+        }
+        if names.len() > 50 {
+            text.push_str(&format!("  ... and {} more\n", names.len() - 50));
+        }
+    }
+    (StatusCode::NOT_FOUND, text).into_response()
 }
 
 /// Prometheus text format: the serving counters (loopback clients only).

@@ -51,6 +51,10 @@ impl Log {
     ) {
         let ms = took.as_millis() as u64;
         let (result, message, version) = match outcome {
+            Ok(v) if trigger == Trigger::Start => {
+                tracing::debug!(api, version = v, ms, "built");
+                ("ok", None, v)
+            }
             Ok(v) => {
                 tracing::info!(api, ?trigger, version = v, ms, "reloaded");
                 ("ok", None, v)

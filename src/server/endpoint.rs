@@ -105,13 +105,13 @@ async fn serve_caller(
             .iter()
             .map(|v| v.as_bytes()),
     );
+    // rmcp wants both named; the answer's form was chosen above from what the client accepts
+    // (no `Accept` at all, or `*/*`, accepts both), so every method answers alike.
     let (mut parts, body) = req.into_parts();
-    if !(json && sse) {
-        parts.headers.insert(
-            http::header::ACCEPT,
-            http::HeaderValue::from_static("application/json, text/event-stream"),
-        );
-    }
+    parts.headers.insert(
+        http::header::ACCEPT,
+        http::HeaderValue::from_static("application/json, text/event-stream"),
+    );
     let svc = if json || !sse { &svcs.json } else { &svcs.sse };
     // Read the body here (bounded) so a message rmcp cannot decode gets a JSON-RPC error
     // (-32700 / -32600) instead of a bare 415. Bodies no token vouched for count against the
