@@ -78,6 +78,22 @@ impl Upstream {
         })
     }
 
+    /// GET a document through the upstream host policy (the console's "fetch from a URL"),
+    /// within the whole-call timeout; only `http(s)` URLs.
+    pub async fn fetch_document(
+        &self,
+        url: &url::Url,
+        cap: usize,
+    ) -> Result<Answer, UpstreamError> {
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(UpstreamError::Http("only http:// and https:// URLs".into()));
+        }
+        let total = Duration::from_millis(self.cfg.timeout_ms);
+        tokio::time::timeout(total, self.client.get_document(url, cap))
+            .await
+            .map_err(|_| UpstreamError::Timeout(self.cfg.timeout_ms))?
+    }
+
     /// The upstream host policy (for checks at load).
     pub fn policy(&self) -> &policy::HostPolicy {
         self.client.policy()

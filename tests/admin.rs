@@ -510,3 +510,51 @@ async fn acknowledged_writes_survive_kill_9() {
     let r = gw.mcp("durable").call("get0", json!({})).await;
     assert!(!is_error(&r), "{}", text(&r));
 }
+
+/// The console's "fetch from a URL": only when `admin.fetch_urls` allows it, and through the
+/// upstream host policy like any backend.
+#[tokio::test]
+async fn specs_are_fetched_from_urls_only_when_allowed_and_through_the_policy() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/openapi.yaml", listener.local_addr().unwrap());
+    let app = axum::Router::new().route(
+        "/openapi.yaml",
+        axum::routing::get(|| async { things_spec(2, "Fetched") }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let dir = tempfile::tempdir().unwrap();
+    let off = Gateway::start(&admin_config(&data_dir(dir.path())));
+    let r = AdminClient::new(&off)
+        .post_json("/fetch", &json!({"url": url}))
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert_eq!(
+        AdminClient::new(&off).get("/auth-config").await.json()["fetch_url"],
+        false
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let on = Gateway::start(
+        &admin_config(&data_dir(dir.path())).replace("admin:\n", "admin:\n  fetch_urls: true\n"),
+    );
+    let admin = AdminClient::new(&on);
+    assert_eq!(admin.get("/auth-config").await.json()["fetch_url"], true);
+    let r = admin.post_json("/fetch", &json!({"url": url})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("title: Fetched"), "{}", r.text);
+    let r = admin
+        .post_json(
+            "/fetch",
+            &json!({"url": "http://169.254.169.254/latest/meta-data"}),
+        )
+        .await;
+    assert_eq!(r.status, 502, "{}", r.text);
+    assert!(
+        r.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("upstream host policy"),
+        "{}",
+        r.text
+    );
+}

@@ -29,6 +29,54 @@ pub fn routes() -> Router<Arc<Admin>> {
         .route("/apis/{name}/operations", get(operations))
         .route("/apis/{name}/versions", get(versions))
         .route("/apis/{name}/rollback", post(rollback))
+        .route("/fetch", post(fetch))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FetchBody {
+    url: String,
+}
+
+/// `POST /admin/api/fetch {"url": ...}`: the document at that URL, fetched by the gateway
+/// through the upstream host policy (only when `admin.fetch_urls` allows it).
+async fn fetch(State(admin): State<Arc<Admin>>, req: Request) -> Response {
+    if !admin.cfg.fetch_urls {
+        return error(
+            StatusCode::FORBIDDEN,
+            "fetching specs from URLs is off (admin.fetch_urls)",
+        );
+    }
+    let (_, bytes) = match body(&admin, req).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let b: FetchBody = match serde_json::from_slice(&bytes) {
+        Ok(b) => b,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("bad body: {e}")),
+    };
+    let url = match crate::config::check_base_url(&b.url)
+        .or_else(|_| url::Url::parse(&b.url).map_err(|e| e.to_string()))
+    {
+        Ok(u) => u,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &e),
+    };
+    let upstream = admin.live.registry.load().shared.upstream.clone();
+    match upstream
+        .fetch_document(&url, admin.cfg.max_spec_bytes)
+        .await
+    {
+        Ok(a) if a.status.is_success() => (
+            [(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            a.body,
+        )
+            .into_response(),
+        Ok(a) => error(
+            StatusCode::BAD_GATEWAY,
+            &format!("{} answered HTTP {}", url, a.status),
+        ),
+        Err(e) => error(StatusCode::BAD_GATEWAY, &e.to_string()),
+    }
 }
 
 /// `?dry_run=true&force=true`; anything else is refused.
@@ -115,7 +163,7 @@ async fn auth_config(State(admin): State<Arc<Admin>>) -> Response {
     axum::Json(json!({
         "token": admin.token.is_some(),
         "oauth": oauth,
-        "fetch_url": false,
+        "fetch_url": admin.cfg.fetch_urls,
         "naming": {"pattern": "^[A-Za-z0-9_-]{1,64}$", "max_len": crate::mapping::naming::MAX_LEN},
     }))
     .into_response()

@@ -132,6 +132,44 @@ impl Client {
         }
     }
 
+    /// GET a document (a spec the admin console asks for) through the same policy, up to `cap`
+    /// bytes; redirects are not followed.
+    pub async fn get_document(&self, url: &url::Url, cap: usize) -> Result<Answer, UpstreamError> {
+        self.policy.check_url(url)?;
+        let mut target = url.path().to_string();
+        if let Some(q) = url.query() {
+            target.push('?');
+            target.push_str(q);
+        }
+        let req = Request::get(target)
+            .header(header::HOST, host_header(url))
+            .header(
+                header::ACCEPT,
+                "application/yaml, application/json, */*;q=0.5",
+            )
+            .header(
+                header::USER_AGENT,
+                concat!("rest2mcp/", env!("CARGO_PKG_VERSION")),
+            )
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| UpstreamError::Http(e.to_string()))?;
+        let key = Key {
+            tls: url.scheme() == "https",
+            host: url.host_str().unwrap_or_default().to_string(),
+            port: url.port_or_known_default().unwrap_or(80),
+        };
+        let mut tx = self.connect(&key).await?;
+        let resp = tx
+            .try_send_request(req)
+            .await
+            .map_err(|e| http_error(e.error()))?;
+        let capped = Client {
+            max_response_bytes: cap,
+            ..self.clone()
+        };
+        capped.read(resp, key, tx).await
+    }
+
     /// Read the answer whole; a connection whose answer ended cleanly goes back to the pool.
     async fn read(
         &self,
