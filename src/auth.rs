@@ -241,6 +241,7 @@ impl Protection {
         #[derive(serde::Deserialize)]
         struct ProbeParams {
             name: Option<String>,
+            arguments: Option<Value>,
         }
         let probes: Vec<Probe> = match serde_json::from_slice::<Probe>(body) {
             Ok(p) => vec![p],
@@ -250,9 +251,15 @@ impl Protection {
             if p.method.as_deref() != Some("tools/call") {
                 continue;
             }
-            let Some(name) = p.params.and_then(|p| p.name) else {
+            let Some(params) = p.params else { continue };
+            let Some(mut name) = params.name else {
                 continue;
             };
+            // Search mode: `call_tool` needs the scopes of the tool it names.
+            if let Some(target) = crate::search::called_tool(api, &name, params.arguments.as_ref())
+            {
+                name = target.to_string();
+            }
             let Some(t) = api.tool(&name) else { continue };
             if !caller.may_use(&t.mapped.scopes) {
                 let mut need: Vec<String> = self.scopes.clone();

@@ -93,6 +93,15 @@ pub struct ApiCatalog {
     pub report: Vec<OpReport>,
     pub diagnostics: Vec<ingest::Diagnostic>,
     pub stats: ApiStats,
+    /// `mode: search`: the index over `tools`, and the three tools the endpoint lists instead.
+    pub search: Option<Search>,
+}
+
+/// A search-mode API's index and listed tools.
+pub struct Search {
+    pub index: crate::search::Index,
+    /// The `tools/list` result's tools (search, describe, call), serialized once.
+    pub listed: Vec<Value>,
 }
 
 /// The whole servable state: every API by name.
@@ -182,6 +191,19 @@ impl ApiCatalog {
             diagnostics,
             ..
         } = spec;
+        let search = (api.mode == crate::config::Mode::Search).then(|| Search {
+            index: crate::search::Index::build(tools.iter().map(|t: &ToolEntry| {
+                crate::search::Doc {
+                    name: &t.mapped.name,
+                    summary: &t.mapped.title,
+                    description: &t.mapped.description,
+                    tags: &t.mapped.op.tags,
+                    method: &t.mapped.op.method,
+                    path: &t.mapped.op.path,
+                }
+            })),
+            listed: crate::search::meta_tools(&title, tools.len()),
+        });
         let rss_compiled = tracing::enabled!(tracing::Level::DEBUG).then(ingest::rss_kib);
         let by_name = tools
             .iter()
@@ -197,6 +219,7 @@ impl ApiCatalog {
             tools,
             by_name,
             page_size: server.page_size.max(1),
+            search,
             report,
             diagnostics,
             stats: ApiStats::default(),

@@ -251,6 +251,10 @@ pub struct ApiConfig {
     /// `describe_tool`, `call_tool`) over them, for APIs past a client's tool limit.
     #[serde(default)]
     pub mode: Mode,
+    /// Parts of this API served at endpoints of their own, `/mcp/{name}/{set}` (each under a
+    /// client's tool limit): one per tag, and/or named sets of include rules.
+    #[serde(default)]
+    pub toolsets: Toolsets,
     /// Protection of this endpoint (when `auth.issuers` is not empty).
     #[serde(default)]
     pub auth: ApiAuthConfig,
@@ -281,6 +285,22 @@ fn yes() -> bool {
     true
 }
 
+/// Toolsets of an API.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Toolsets {
+    /// One set per tag, named after it (`/mcp/{name}/{tag}`).
+    pub by_tag: bool,
+    /// Named sets: the selected tools any of whose rules match.
+    pub sets: BTreeMap<String, Vec<Selector>>,
+}
+
+impl Toolsets {
+    pub fn is_empty(&self) -> bool {
+        !self.by_tag && self.sets.is_empty()
+    }
+}
+
 /// How an API's operations are offered.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -304,6 +324,7 @@ impl Default for ApiConfig {
             tools: BTreeMap::new(),
             output_schemas: true,
             mode: Mode::Tools,
+            toolsets: Toolsets::default(),
             auth: ApiAuthConfig::default(),
             downstream: DownstreamConfig::default(),
         }
@@ -617,7 +638,25 @@ impl Config {
                     ConfigError::Invalid(format!("api `{}`: base_url: {m}", api.name))
                 })?;
             }
-            for s in api.include.iter().chain(&api.exclude) {
+            for set in api.toolsets.sets.keys() {
+                if set.is_empty()
+                    || !set
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+                    || set.starts_with('.')
+                {
+                    return Err(ConfigError::Invalid(format!(
+                        "api `{}`: toolset name `{set}` must use only A-Z a-z 0-9 - _ . (it becomes /mcp/{}/{set})",
+                        api.name, api.name
+                    )));
+                }
+            }
+            for s in api
+                .include
+                .iter()
+                .chain(&api.exclude)
+                .chain(api.toolsets.sets.values().flatten())
+            {
                 s.compile().map_err(|m| {
                     ConfigError::Invalid(format!("api `{}`: selector: {m}", api.name))
                 })?;

@@ -209,6 +209,10 @@ pub async fn try_serve(
     body: &[u8],
     served: &std::sync::atomic::AtomicU64,
 ) -> Option<Vec<u8>> {
+    // Search mode is rmcp's to serve (`search`): its three tools are not the catalog's.
+    if api.search.is_some() {
+        return None;
+    }
     let plan = parse(body, headers, revision)?;
     let modern = revision == Revision::Modern;
     // The JSON-RPC envelope is written around the result in one buffer.

@@ -20,5 +20,6 @@ pub mod mapping;
 pub mod mcp;
 pub mod memory;
 pub mod report;
+pub mod search;
 pub mod server;
 pub mod upstream;

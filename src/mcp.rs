@@ -25,6 +25,25 @@ pub struct McpApi {
     pub access: Arc<Access>,
     /// Bumped whenever this API's tools change (`live`): what `subscriptions/listen` waits on.
     pub changes: tokio::sync::watch::Receiver<u64>,
+    /// A toolset endpoint (`/mcp/{name}/{set}`): the tools it serves (sorted indices).
+    pub set: Option<Arc<Vec<usize>>>,
+}
+
+impl McpApi {
+    /// The tools `caller` sees here: the set's (if any) that its scopes allow.
+    fn view(&self, caller: Option<&Caller>) -> Option<Arc<Vec<usize>>> {
+        let visible = self.access.visible(&self.api, caller);
+        match (&self.set, visible) {
+            (None, v) => v,
+            (Some(s), None) => Some(s.clone()),
+            (Some(s), Some(v)) => Some(Arc::new(
+                s.iter()
+                    .filter(|i| v.binary_search(i).is_ok())
+                    .copied()
+                    .collect(),
+            )),
+        }
+    }
 }
 
 /// The verified caller the HTTP layer attached to the request, if the endpoint is protected.
@@ -65,8 +84,16 @@ impl ServerHandler for McpApi {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let view = self.access.visible(&self.api, caller(&context).as_deref());
+        let view = self.view(caller(&context).as_deref());
         let view = view.as_deref().map(Vec::as_slice);
+        if let Some(search) = &self.api.search {
+            let tools: Vec<Tool> = search
+                .listed
+                .iter()
+                .filter_map(|t| serde_json::from_value(t.clone()).ok())
+                .collect();
+            return Ok(ListToolsResult::with_all_items(tools));
+        }
         let page = match request.and_then(|r| r.cursor) {
             None => 0,
             Some(c) => c
@@ -84,6 +111,13 @@ impl ServerHandler for McpApi {
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
+        if let Some(search) = &self.api.search {
+            return search
+                .listed
+                .iter()
+                .find(|t| t["name"] == name)
+                .and_then(|t| serde_json::from_value(t.clone()).ok());
+        }
         self.api.tool(name).map(|t| t.tool())
     }
 
@@ -122,7 +156,36 @@ impl ServerHandler for McpApi {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let Some(entry) = self.api.tool(&request.name) else {
+        if self.api.search.is_some() {
+            let caller = caller(&context);
+            let args = request.arguments.unwrap_or_default();
+            let view = self.view(caller.as_deref());
+            return match crate::search::answer(
+                &self.api,
+                &self.upstream,
+                &self.access,
+                caller.as_deref(),
+                view,
+                &request.name,
+                args,
+            )
+            .await
+            {
+                Some(outcome) => Ok(outcome.into_result().into()),
+                None => Err(ErrorData::invalid_params(
+                    format!("unknown tool `{}`", request.name),
+                    None,
+                )),
+            };
+        }
+        let in_set = |i: &usize| self.set.as_ref().is_none_or(|s| s.binary_search(i).is_ok());
+        let Some(entry) = self
+            .api
+            .by_name
+            .get(&*request.name)
+            .filter(|i| in_set(i))
+            .map(|i| &self.api.tools[*i])
+        else {
             return Err(ErrorData::invalid_params(
                 format!("unknown tool `{}`", request.name),
                 None,

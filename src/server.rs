@@ -73,9 +73,14 @@ pub struct Counters {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/mcp/{name}", any(endpoint::route))
+        .route("/mcp/{name}/{set}", any(endpoint::route_set))
         .route(
             "/.well-known/oauth-protected-resource/mcp/{name}",
             get(resource_metadata),
+        )
+        .route(
+            "/.well-known/oauth-protected-resource/mcp/{name}/{set}",
+            get(set_metadata),
         )
         .route(
             "/.well-known/oauth-protected-resource",
@@ -158,6 +163,22 @@ async fn resource_metadata(State(st): State<AppState>, Path(name): Path<String>)
         None => (
             StatusCode::NOT_FOUND,
             format!("no protected MCP server named `{name}` here\n"),
+        )
+            .into_response(),
+    }
+}
+
+/// RFC 9728 metadata of a toolset endpoint.
+async fn set_metadata(
+    State(st): State<AppState>,
+    Path((name, set)): Path<(String, String)>,
+) -> Response {
+    let reg = st.live.registry.load();
+    match reg.protection(&format!("{name}/{set}")) {
+        Some(p) => metadata_response(p),
+        None => (
+            StatusCode::NOT_FOUND,
+            format!("no protected MCP server named `{name}/{set}` here\n"),
         )
             .into_response(),
     }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ApiAuthConfig, ApiConfig, DownstreamConfig, Mode, ToolOverride};
+use crate::config::{ApiAuthConfig, ApiConfig, DownstreamConfig, Mode, ToolOverride, Toolsets};
 use crate::mapping::Selector;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -26,6 +26,8 @@ pub struct Mapping {
     pub output_schemas: bool,
     #[serde(default)]
     pub mode: Mode,
+    #[serde(default, skip_serializing_if = "Toolsets::is_empty")]
+    pub toolsets: Toolsets,
     #[serde(default)]
     pub auth: ApiAuthConfig,
     #[serde(default)]
@@ -52,6 +54,7 @@ impl Mapping {
             tools: api.tools.clone(),
             output_schemas: api.output_schemas,
             mode: api.mode,
+            toolsets: api.toolsets.clone(),
             auth: api.auth.clone(),
             downstream: api.downstream.clone(),
         }
@@ -69,6 +72,7 @@ impl Mapping {
             tools: self.tools.clone(),
             output_schemas: self.output_schemas,
             mode: self.mode,
+            toolsets: self.toolsets.clone(),
             auth: self.auth.clone(),
             downstream: self.downstream.clone(),
         }

@@ -114,6 +114,16 @@ pub struct ApiEntry {
     pub catalog: Arc<ApiCatalog>,
     pub access: Arc<Access>,
     pub services: Services,
+    /// Toolsets, `/mcp/{name}/{set}`, by set name.
+    pub sets: std::collections::BTreeMap<String, SetEntry>,
+}
+
+/// One toolset endpoint: its tools, its own protection (its own resource URL, which also
+/// accepts the API's tokens), its rmcp services.
+pub struct SetEntry {
+    pub tools: Arc<Vec<usize>>,
+    pub access: Arc<Access>,
+    pub services: Services,
 }
 
 /// JSON answers for clients that accept them; SSE for the ones that accept only SSE.
@@ -195,11 +205,19 @@ impl Registry {
         }
     }
 
-    /// The protection of an API, when it is protected.
+    /// The protection of an API (or of a toolset, `name/set`), when it is protected.
     pub fn protection(&self, name: &str) -> Option<&Protection> {
-        self.apis
-            .get(name)
-            .and_then(|e| e.access.protection.as_ref())
+        match name.split_once('/') {
+            None => self
+                .apis
+                .get(name)
+                .and_then(|e| e.access.protection.as_ref()),
+            Some((api, set)) => self
+                .apis
+                .get(api)
+                .and_then(|e| e.sets.get(set))
+                .and_then(|s| s.access.protection.as_ref()),
+        }
     }
 
     pub fn mcp_url(&self, name: &str) -> String {
@@ -268,12 +286,52 @@ pub fn build_entry(
     };
     let access = Arc::new(Access {
         protection,
-        downstream,
+        downstream: downstream.clone(),
     });
     let services = Services {
-        json: mcp_service(shared, &catalog, &access, &changes, true),
-        sse: mcp_service(shared, &catalog, &access, &changes, false),
+        json: mcp_service(shared, &catalog, &access, &changes, None, true),
+        sse: mcp_service(shared, &catalog, &access, &changes, None, false),
     };
+    let mut sets = std::collections::BTreeMap::new();
+    for (set, tools) in toolsets(&b.config, &catalog)? {
+        // Its own resource (`{public_url}/mcp/{name}/{set}`); tokens for the API work too.
+        let api_resource = format!(
+            "{}/mcp/{}",
+            shared.public_url.trim_end_matches('/'),
+            b.config.name
+        );
+        let mut cfg = b.config.clone();
+        cfg.name = format!("{}/{set}", b.config.name);
+        if cfg.auth.audiences.is_empty() {
+            cfg.auth.audiences = vec![
+                format!(
+                    "{}/mcp/{}",
+                    shared.public_url.trim_end_matches('/'),
+                    cfg.name
+                ),
+                api_resource,
+            ];
+        }
+        let protection =
+            Protection::build(&cfg, &catalog, auth, &shared.public_url, &shared.verifier)?;
+        let access = Arc::new(Access {
+            protection,
+            downstream: downstream.clone(),
+        });
+        let tools = Arc::new(tools);
+        let services = Services {
+            json: mcp_service(shared, &catalog, &access, &changes, Some(&tools), true),
+            sse: mcp_service(shared, &catalog, &access, &changes, Some(&tools), false),
+        };
+        sets.insert(
+            set,
+            SetEntry {
+                tools,
+                access,
+                services,
+            },
+        );
+    }
     Ok(ApiEntry {
         name: b.config.name.clone(),
         source: b.source,
@@ -283,7 +341,55 @@ pub fn build_entry(
         catalog,
         access,
         services,
+        sets,
     })
+}
+
+/// The toolsets of an API: named sets (rules) and, with `by_tag`, one per tag; each the sorted
+/// indices of its tools. A set without tools is left out.
+fn toolsets(
+    cfg: &ApiConfig,
+    catalog: &ApiCatalog,
+) -> Result<Vec<(String, Vec<usize>)>, BuildError> {
+    let mut out: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
+    if cfg.toolsets.by_tag {
+        for (i, t) in catalog.tools.iter().enumerate() {
+            for tag in &t.mapped.op.tags {
+                let name = crate::mapping::naming::sanitize(tag);
+                if !name.is_empty() {
+                    out.entry(name).or_default().push(i);
+                }
+            }
+        }
+    }
+    for (set, rules) in &cfg.toolsets.sets {
+        let rules = rules
+            .iter()
+            .map(|r| r.compile())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|m| {
+                crate::config::ConfigError::Invalid(format!(
+                    "api `{}`: toolset `{set}`: {m}",
+                    cfg.name
+                ))
+            })?;
+        let tools: Vec<usize> = catalog
+            .tools
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| rules.iter().any(|r| r.matches(&t.mapped.op)))
+            .map(|(i, _)| i)
+            .collect();
+        out.insert(set.clone(), tools);
+    }
+    Ok(out
+        .into_iter()
+        .filter(|(_, t)| !t.is_empty())
+        .map(|(n, mut t)| {
+            t.dedup();
+            (n, t)
+        })
+        .collect())
 }
 
 fn mcp_service(
@@ -291,6 +397,7 @@ fn mcp_service(
     api: &Arc<ApiCatalog>,
     access: &Arc<Access>,
     changes: &tokio::sync::watch::Receiver<u64>,
+    set: Option<&Arc<Vec<usize>>>,
     json: bool,
 ) -> McpService {
     let server = &shared.cfg.server;
@@ -310,6 +417,7 @@ fn mcp_service(
         upstream: shared.upstream.clone(),
         access: access.clone(),
         changes: changes.clone(),
+        set: set.cloned(),
     };
     StreamableHttpService::new(
         move || Ok(handler.clone()),

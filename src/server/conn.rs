@@ -62,7 +62,7 @@ pub async fn serve(
             let name = (req.method() == http::Method::POST)
                 .then(|| req.uri().path().strip_prefix("/mcp/"))
                 .flatten()
-                .filter(|n| !n.is_empty() && !n.contains('/'))
+                .filter(|n| !n.is_empty() && n.matches('/').count() <= 1 && !n.ends_with('/'))
                 .map(str::to_string);
             let resp = match name {
                 // The hot path: the connection's facts are handed over directly.

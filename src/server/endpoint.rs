@@ -27,6 +27,16 @@ pub async fn route(State(st): State<AppState>, Path(name): Path<String>, req: Re
     entry(st, &name, req, ctx).await
 }
 
+/// The axum route for a toolset, `/mcp/{name}/{set}`.
+pub async fn route_set(
+    State(st): State<AppState>,
+    Path((name, set)): Path<(String, String)>,
+    req: Request,
+) -> Response {
+    let ctx = req.extensions().get::<ConnCtx>().cloned();
+    entry(st, &format!("{name}/{set}"), req, ctx).await
+}
+
 /// CORS for browser-based clients on an allowed `Origin` (`server.allowed_origins`): preflights
 /// are answered before any token is asked for, and every answer (a 401 included, so the client
 /// can read `WWW-Authenticate`) names the origin. Other origins get no CORS headers, and rmcp
@@ -65,7 +75,16 @@ async fn serve(st: AppState, name: &str, req: Request, ctx: Option<ConnCtx>) -> 
                 .get(http::header::CONTENT_LENGTH)
                 .is_some_and(|v| v.as_bytes() != b"0")
     });
-    let Some(entry) = reg.apis.get(name).cloned() else {
+    // `/mcp/{name}` or a toolset, `/mcp/{name}/{set}`.
+    let (api_name, set) = match name.split_once('/') {
+        Some((a, s)) => (a, Some(s)),
+        None => (name, None),
+    };
+    let entry = reg.apis.get(api_name).cloned();
+    let found = entry
+        .as_ref()
+        .is_some_and(|e| set.is_none_or(|s| e.sets.contains_key(s)));
+    let (Some(entry), true) = (entry, found) else {
         return early(
             &ctx,
             (
@@ -75,8 +94,12 @@ async fn serve(st: AppState, name: &str, req: Request, ctx: Option<ConnCtx>) -> 
                 .into_response(),
         );
     };
+    let access = match set {
+        Some(s) => &entry.sets[s].access,
+        None => &entry.access,
+    };
     // Who is calling: checked from the head, before any body byte is read.
-    let caller = match &entry.access.protection {
+    let caller = match &access.protection {
         None => None,
         Some(p) => match p.authorize(req.headers()).await {
             Ok(c) => Some(c),
@@ -85,7 +108,8 @@ async fn serve(st: AppState, name: &str, req: Request, ctx: Option<ConnCtx>) -> 
     };
     // The rest holds far more state than the checks above: boxed, so that a connection whose
     // request was refused (or is still waiting for its token check) stays small.
-    Box::pin(serve_caller(st, req, reg, entry, ctx, caller)).await
+    let set = set.map(str::to_string);
+    Box::pin(serve_caller(st, req, reg, entry, set, ctx, caller)).await
 }
 
 async fn serve_caller(
@@ -93,10 +117,14 @@ async fn serve_caller(
     req: Request,
     reg: std::sync::Arc<crate::live::registry::Registry>,
     entry: std::sync::Arc<crate::live::registry::ApiEntry>,
+    set: Option<String>,
     ctx: Option<ConnCtx>,
     caller: Option<std::sync::Arc<crate::auth::Caller>>,
 ) -> Response {
-    let (svcs, access, api) = (&entry.services, &entry.access, &entry.catalog);
+    let (svcs, access, api) = match set.as_deref().and_then(|s| entry.sets.get(s)) {
+        Some(s) => (&s.services, &s.access, &entry.catalog),
+        None => (&entry.services, &entry.access, &entry.catalog),
+    };
     // The spec asks clients to accept both JSON and SSE. Be lenient with those that name only
     // one (curl, simple scripts): answer in the one they accept.
     let (json, sse) = accepts(
@@ -144,7 +172,9 @@ async fn serve_caller(
     }
     let json_answer = json || !sse;
     let headers = crate::fastpath::Headers::from_map(&parts.headers);
+    // Toolsets are rmcp's to serve: the fast path knows whole APIs only.
     if json_answer
+        && set.is_none()
         && parts.method == http::Method::POST
         && let Some(revision) =
             crate::fastpath::eligible(&headers, &reg.shared.cfg.server.allowed_hosts)

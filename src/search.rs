@@ -1,0 +1,372 @@
+//! The large-API mode (`mode: search`): instead of one tool per operation, an endpoint lists
+//! three tools, so an API of thousands of operations fits a client's tool limit and costs a
+//! model little context:
+//!
+//! - `search_tools`: text in, the best-matching operations out (tool name, one-line summary,
+//!   method, path), ranked by BM25 over names, summaries, descriptions, tags and paths;
+//! - `describe_tool`: a tool name in, its full definition (input and output schema) out;
+//! - `call_tool`: a tool name and arguments in, called exactly as the plain tool would be.
+//!
+//! Every answer is filtered by what the caller may call (the same per-tool scopes as the plain
+//! tools); an operation the caller may not see is never named, described or called.
+
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+
+/// One operation as the index sees it.
+pub struct Doc<'a> {
+    pub name: &'a str,
+    pub summary: &'a str,
+    pub description: &'a str,
+    pub tags: &'a [String],
+    pub method: &'a str,
+    pub path: &'a str,
+}
+
+/// The BM25 index of an API's tools (their positions in the catalog).
+pub struct Index {
+    /// term -> (tool, weighted term frequency)
+    postings: HashMap<Box<str>, Vec<(u32, f32)>>,
+    /// Weighted length of each tool's text.
+    lengths: Vec<f32>,
+    avg: f32,
+}
+
+/// Field weights: a word in a tool's name or path says more than one in its description.
+const W_NAME: f32 = 3.0;
+const W_SUMMARY: f32 = 2.0;
+const W_TAG: f32 = 1.5;
+const W_PATH: f32 = 1.5;
+const W_DESCRIPTION: f32 = 1.0;
+/// Description words indexed per tool (long descriptions would drown the other fields).
+const MAX_DESCRIPTION_WORDS: usize = 60;
+const K1: f32 = 1.2;
+const B: f32 = 0.75;
+
+impl Index {
+    pub fn build<'a>(docs: impl Iterator<Item = Doc<'a>>) -> Index {
+        let mut postings: HashMap<Box<str>, Vec<(u32, f32)>> = HashMap::new();
+        let mut lengths = Vec::new();
+        for (i, d) in docs.enumerate() {
+            let mut tf: HashMap<String, f32> = HashMap::new();
+            let mut len = 0.0;
+            let mut add = |text: &str, w: f32, limit: usize| {
+                for t in words(text).take(limit) {
+                    *tf.entry(t).or_default() += w;
+                    len += w;
+                }
+            };
+            add(d.name, W_NAME, usize::MAX);
+            add(d.summary, W_SUMMARY, usize::MAX);
+            for t in d.tags {
+                add(t, W_TAG, usize::MAX);
+            }
+            add(d.path, W_PATH, usize::MAX);
+            add(d.method, 0.5, usize::MAX);
+            add(d.description, W_DESCRIPTION, MAX_DESCRIPTION_WORDS);
+            for (t, f) in tf {
+                postings.entry(t.into()).or_default().push((i as u32, f));
+            }
+            lengths.push(len);
+        }
+        let avg = if lengths.is_empty() {
+            1.0
+        } else {
+            (lengths.iter().sum::<f32>() / lengths.len() as f32).max(1.0)
+        };
+        postings.shrink_to_fit();
+        Index {
+            postings,
+            lengths,
+            avg,
+        }
+    }
+
+    /// The `limit` best tools for `query` among those `allowed` lets through, best first.
+    pub fn search(&self, query: &str, limit: usize, allowed: impl Fn(usize) -> bool) -> Vec<usize> {
+        let n = self.lengths.len() as f32;
+        let mut scores: HashMap<u32, f32> = HashMap::new();
+        let mut terms: Vec<String> = words(query).collect();
+        terms.sort();
+        terms.dedup();
+        for t in &terms {
+            let Some(list) = self.postings.get(t.as_str()) else {
+                continue;
+            };
+            let df = list.len() as f32;
+            let idf = ((n - df + 0.5) / (df + 0.5) + 1.0).ln();
+            for &(doc, tf) in list {
+                let len = self.lengths[doc as usize];
+                let s = idf * tf * (K1 + 1.0) / (tf + K1 * (1.0 - B + B * len / self.avg));
+                *scores.entry(doc).or_default() += s;
+            }
+        }
+        let mut ranked: Vec<(u32, f32)> = scores
+            .into_iter()
+            .filter(|(d, _)| allowed(*d as usize))
+            .collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        ranked.truncate(limit);
+        ranked.into_iter().map(|(d, _)| d as usize).collect()
+    }
+}
+
+/// Lower-case words of a text, with identifiers split at case changes, digits, `_`, `-`, `/`,
+/// `.` and `{}` (`listCalendarEvents` -> list, calendar, events), and a crude plural folding
+/// (`events` -> event) so that a query and a name meet.
+pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut prev_lower = false;
+    for c in text.chars() {
+        if c.is_alphanumeric() {
+            if c.is_uppercase() && prev_lower && !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+            prev_lower = c.is_lowercase() || c.is_ascii_digit();
+            cur.extend(c.to_lowercase());
+        } else {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+            prev_lower = false;
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out.into_iter()
+        .filter(|w| w.len() > 1 && !STOP.contains(&w.as_str()))
+        .map(|w| stem(&w))
+}
+
+const STOP: [&str; 24] = [
+    "the", "a", "an", "of", "to", "for", "in", "on", "and", "or", "by", "with", "my", "me", "is",
+    "be", "it", "this", "that", "from", "as", "at", "all", "your",
+];
+
+fn stem(w: &str) -> String {
+    for (suffix, keep) in [("ies", "y"), ("sses", "ss"), ("es", ""), ("s", "")] {
+        if let Some(base) = w.strip_suffix(suffix)
+            && base.len() >= 3
+            && !(suffix == "s" && base.ends_with('s'))
+            && !(suffix == "es"
+                && !(base.ends_with("sh") || base.ends_with("ch") || base.ends_with('x')))
+        {
+            return format!("{base}{keep}");
+        }
+    }
+    w.to_string()
+}
+
+/// The three tools a search-mode endpoint lists (serialized once per API).
+pub fn meta_tools(api_title: &str, tools: usize) -> Vec<Value> {
+    vec![
+        json!({
+            "name": "search_tools",
+            "title": "Search operations",
+            "description": format!(
+                "Search the {tools} operations of the {api_title} API. Give words describing what you want to do; returns the best-matching operations (tool name, summary, method, path). Then use describe_tool for an operation's arguments and call_tool to call it."
+            ),
+            "inputSchema": {
+                "type": "object",
+                "properties": {
+                    "query": {"type": "string", "description": "What you want to do, in words"},
+                    "limit": {"type": "integer", "minimum": 1, "maximum": 50, "default": 10}
+                },
+                "required": ["query"],
+                "additionalProperties": false
+            },
+            "annotations": {"readOnlyHint": true, "openWorldHint": false}
+        }),
+        json!({
+            "name": "describe_tool",
+            "title": "Describe an operation",
+            "description": "The full definition of one operation found by search_tools: its description, input schema (the arguments call_tool takes for it), output schema and annotations.",
+            "inputSchema": {
+                "type": "object",
+                "properties": {"name": {"type": "string", "description": "A tool name from search_tools"}},
+                "required": ["name"],
+                "additionalProperties": false
+            },
+            "annotations": {"readOnlyHint": true, "openWorldHint": false}
+        }),
+        json!({
+            "name": "call_tool",
+            "title": "Call an operation",
+            "description": "Call one operation by its tool name, with arguments matching its input schema (see describe_tool). The result is the operation's own result.",
+            "inputSchema": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string", "description": "A tool name from search_tools"},
+                    "arguments": {"type": "object", "description": "The operation's arguments"}
+                },
+                "required": ["name"],
+                "additionalProperties": false
+            },
+            "annotations": {"openWorldHint": true}
+        }),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_split_identifiers_and_fold_plurals() {
+        let w: Vec<String> = words("listCalendarEvents /me/events/{event-id} send_mail").collect();
+        assert_eq!(
+            w,
+            [
+                "list", "calendar", "event", "event", "event", "id", "send", "mail"
+            ]
+        );
+        assert_eq!(
+            words("issues boxes addresses").collect::<Vec<_>>(),
+            ["issue", "box", "address"]
+        );
+    }
+
+    #[test]
+    fn ranks_by_relevance_and_filters() {
+        let tags = vec![];
+        let docs = [
+            ("sendMail", "Send an email", "/me/sendMail"),
+            ("listEvents", "List calendar events", "/me/calendar/events"),
+            (
+                "createIssue",
+                "Open an issue",
+                "/repos/{owner}/{repo}/issues",
+            ),
+        ];
+        let idx = Index::build(docs.iter().map(|(n, s, p)| Doc {
+            name: n,
+            summary: s,
+            description: "",
+            tags: &tags,
+            method: "POST",
+            path: p,
+        }));
+        assert_eq!(idx.search("send an email", 5, |_| true), [0]);
+        assert_eq!(idx.search("my calendar events", 5, |_| true)[0], 1);
+        assert_eq!(idx.search("open issue", 5, |_| true)[0], 2);
+        assert!(idx.search("open issue", 5, |i| i != 2).is_empty());
+    }
+}
+
+/// Answer a call of one of the three search-mode tools (`None`: `name` is none of them).
+/// `view`: the tools the caller may see here (sorted indices into the catalog; `None`: all).
+#[allow(clippy::too_many_arguments)]
+pub async fn answer(
+    api: &crate::catalog::ApiCatalog,
+    upstream: &crate::upstream::Upstream,
+    access: &crate::auth::Access,
+    caller: Option<&crate::auth::Caller>,
+    view: Option<std::sync::Arc<Vec<usize>>>,
+    name: &str,
+    args: serde_json::Map<String, Value>,
+) -> Option<crate::upstream::Outcome> {
+    use crate::upstream::Outcome;
+    let search = api.search.as_ref()?;
+    let allowed = |i: usize| view.as_ref().is_none_or(|v| v.binary_search(&i).is_ok());
+    // A tool the caller may not see is, to it, no tool at all.
+    let find = |n: &str| {
+        api.by_name
+            .get(n)
+            .copied()
+            .filter(|i| allowed(*i))
+            .map(|i| &api.tools[i])
+    };
+    let unknown = |n: &str| {
+        Outcome::Failed(format!(
+            "unknown tool `{n}`: search_tools lists the tools there are"
+        ))
+    };
+    let text = |v: Value| Outcome::Answer {
+        body: serde_json::to_vec(&v).unwrap_or_default().into(),
+        structured: Some(v),
+    };
+    match name {
+        "search_tools" => {
+            let Some(query) = args.get("query").and_then(Value::as_str) else {
+                return Some(Outcome::Failed(
+                    "invalid arguments:\nargument `query`: a string is required".into(),
+                ));
+            };
+            let limit = match args.get("limit") {
+                None => 10,
+                Some(v) => match v.as_u64().filter(|l| (1..=50).contains(l)) {
+                    Some(l) => l as usize,
+                    None => {
+                        return Some(Outcome::Failed(
+                            "invalid arguments:\nargument `limit`: an integer from 1 to 50".into(),
+                        ));
+                    }
+                },
+            };
+            if let Some(extra) = args
+                .keys()
+                .find(|k| !matches!(k.as_str(), "query" | "limit"))
+            {
+                return Some(Outcome::Failed(format!(
+                    "invalid arguments:\nunknown argument `{extra}`"
+                )));
+            }
+            let hits: Vec<Value> = search
+                .index
+                .search(query, limit, allowed)
+                .into_iter()
+                .map(|i| {
+                    let t = &api.tools[i].mapped;
+                    json!({"name": t.name, "summary": t.title, "method": t.op.method, "path": t.op.path})
+                })
+                .collect();
+            Some(text(json!({ "tools": hits })))
+        }
+        "describe_tool" => {
+            let Some(n) = args.get("name").and_then(Value::as_str) else {
+                return Some(Outcome::Failed(
+                    "invalid arguments:\nargument `name`: a string is required".into(),
+                ));
+            };
+            Some(match find(n) {
+                Some(t) => text(serde_json::from_slice(&t.json).unwrap_or(Value::Null)),
+                None => unknown(n),
+            })
+        }
+        "call_tool" => {
+            let Some(n) = args.get("name").and_then(Value::as_str) else {
+                return Some(Outcome::Failed(
+                    "invalid arguments:\nargument `name`: a string is required".into(),
+                ));
+            };
+            let arguments = match args.get("arguments") {
+                None => Value::Object(Default::default()),
+                Some(v @ Value::Object(_)) => v.clone(),
+                Some(_) => {
+                    return Some(Outcome::Failed(
+                        "invalid arguments:\nargument `arguments`: an object is required".into(),
+                    ));
+                }
+            };
+            Some(match find(n) {
+                Some(t) => crate::mcp::call(api, upstream, access, caller, t, arguments).await,
+                None => unknown(n),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// The tool a search-mode `call_tool` names, for the HTTP layer's scope check.
+pub fn called_tool<'a>(
+    api: &crate::catalog::ApiCatalog,
+    name: &str,
+    args: Option<&'a Value>,
+) -> Option<&'a str> {
+    (api.search.is_some() && name == "call_tool")
+        .then(|| args?.get("name")?.as_str())
+        .flatten()
+}
