@@ -210,52 +210,6 @@ pub fn meta_tools(api_title: &str, tools: usize) -> Vec<Value> {
     ]
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn words_split_identifiers_and_fold_plurals() {
-        let w: Vec<String> = words("listCalendarEvents /me/events/{event-id} send_mail").collect();
-        assert_eq!(
-            w,
-            [
-                "list", "calendar", "event", "event", "event", "id", "send", "mail"
-            ]
-        );
-        assert_eq!(
-            words("issues boxes addresses").collect::<Vec<_>>(),
-            ["issue", "box", "address"]
-        );
-    }
-
-    #[test]
-    fn ranks_by_relevance_and_filters() {
-        let tags = vec![];
-        let docs = [
-            ("sendMail", "Send an email", "/me/sendMail"),
-            ("listEvents", "List calendar events", "/me/calendar/events"),
-            (
-                "createIssue",
-                "Open an issue",
-                "/repos/{owner}/{repo}/issues",
-            ),
-        ];
-        let idx = Index::build(docs.iter().map(|(n, s, p)| Doc {
-            name: n,
-            summary: s,
-            description: "",
-            tags: &tags,
-            method: "POST",
-            path: p,
-        }));
-        assert_eq!(idx.search("send an email", 5, |_| true), [0]);
-        assert_eq!(idx.search("my calendar events", 5, |_| true)[0], 1);
-        assert_eq!(idx.search("open issue", 5, |_| true)[0], 2);
-        assert!(idx.search("open issue", 5, |i| i != 2).is_empty());
-    }
-}
-
 /// Answer a call of one of the three search-mode tools (`None`: `name` is none of them).
 /// `view`: the tools the caller may see here (sorted indices into the catalog; `None`: all).
 #[allow(clippy::too_many_arguments)]
@@ -369,4 +323,50 @@ pub fn called_tool<'a>(
     (api.search.is_some() && name == "call_tool")
         .then(|| args?.get("name")?.as_str())
         .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_split_identifiers_and_fold_plurals() {
+        let w: Vec<String> = words("listCalendarEvents /me/events/{event-id} send_mail").collect();
+        assert_eq!(
+            w,
+            [
+                "list", "calendar", "event", "event", "event", "id", "send", "mail"
+            ]
+        );
+        assert_eq!(
+            words("issues boxes addresses").collect::<Vec<_>>(),
+            ["issue", "box", "address"]
+        );
+    }
+
+    #[test]
+    fn ranks_by_relevance_and_filters() {
+        let tags = vec![];
+        let docs = [
+            ("sendMail", "Send an email", "/me/sendMail"),
+            ("listEvents", "List calendar events", "/me/calendar/events"),
+            (
+                "createIssue",
+                "Open an issue",
+                "/repos/{owner}/{repo}/issues",
+            ),
+        ];
+        let idx = Index::build(docs.iter().map(|(n, s, p)| Doc {
+            name: n,
+            summary: s,
+            description: "",
+            tags: &tags,
+            method: "POST",
+            path: p,
+        }));
+        assert_eq!(idx.search("send an email", 5, |_| true), [0]);
+        assert_eq!(idx.search("my calendar events", 5, |_| true)[0], 1);
+        assert_eq!(idx.search("open issue", 5, |_| true)[0], 2);
+        assert!(idx.search("open issue", 5, |i| i != 2).is_empty());
+    }
 }
