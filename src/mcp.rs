@@ -224,7 +224,11 @@ pub(crate) async fn call(
             entry.mapped.name
         ));
     }
-    if let Some(msg) = validation_errors(&entry.validator, &args) {
+    let validator = match api.input_validator(entry) {
+        Ok(v) => v,
+        Err(e) => return Outcome::Failed(format!("this tool cannot be called: its input {e}")),
+    };
+    if let Some(msg) = validation_errors(&validator, &args) {
         return Outcome::Failed(msg);
     }
     tracing::debug!(api = %api.name, tool = %entry.mapped.name, sub = caller.map_or("-", Caller::subject), "tool call");

@@ -367,7 +367,7 @@ fn outcome(api: &ApiCatalog, entry: &ToolEntry, a: Answer) -> Outcome {
         ));
     }
     let mut structured = None;
-    if let Some(v) = entry.output_validator() {
+    if let Some(v) = api.output_validator(entry) {
         let parsed = a
             .is_json
             .then(|| serde_json::from_slice::<Value>(&a.body).ok())
