@@ -788,7 +788,16 @@ fn is_json(ct: &str) -> bool {
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    ct == "application/json" || ct.ends_with("+json") || ct == "*/*"
+    if ct == "*/*" {
+        return true;
+    }
+    // `application/json`, `...+json`, and the JSON dialects named otherwise
+    // (`application/x-amz-json-1.0`, `text/json`); not the streams of several values.
+    let sub = ct.split_once('/').map_or("", |(_, s)| s);
+    sub.contains("json")
+        && !["ndjson", "jsonl", "json-seq", "jsonlines"]
+            .iter()
+            .any(|x| sub.contains(x))
 }
 
 fn body_kind(ct: &str) -> BodyKind {

@@ -249,28 +249,34 @@ pub fn is_json(content_type: &[u8]) -> bool {
 }
 
 /// The path template with each `{name}` that has a value replaced by it (values are already
-/// percent-encoded); a placeholder without a value stays as written.
+/// percent-encoded); a placeholder without a value stays as written (encoded).
+///
+/// The template's own text is path text: OpenAPI appends it to the server URL "no relative URL
+/// resolution" (3.1.1, Paths Object), so a `#` or `?` in it (AWS descriptions write
+/// `/#X-Amz-Target=...` to keep operations apart) is a character of the path and is sent as
+/// `%23` / `%3F` (RFC 3986 3.3: neither is a `pchar`), as is anything else a path may not hold.
 fn expand(template: &str, values: &[(&str, String)], out: &mut String) {
+    let literal = |s: &str, out: &mut String| out.extend(encode::path_literal(s));
     let mut rest = template;
     while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
+        literal(&rest[..open], out);
         let after = &rest[open + 1..];
         match after.find('}') {
             Some(close) => {
                 let name = &after[..close];
                 match values.iter().find(|(n, _)| *n == name) {
                     Some((_, v)) => out.push_str(v),
-                    None => out.push_str(&rest[open..open + close + 2]),
+                    None => literal(&rest[open..open + close + 2], out),
                 }
                 rest = &after[close + 1..];
             }
             None => {
-                out.push_str(&rest[open..]);
+                literal(&rest[open..], out);
                 rest = "";
             }
         }
     }
-    out.push_str(rest);
+    literal(rest, out);
 }
 
 const EXCERPT: usize = 1000;
@@ -394,6 +400,18 @@ mod tests {
         let mut out = String::new();
         let values = [("id", "7".to_string()), ("sub", "a%2Fb".to_string())];
         expand("/t/{id}/x/{sub}/{id}{missing}/{", &values, &mut out);
-        assert_eq!(out, "/t/7/x/a%2Fb/7{missing}/{");
+        assert_eq!(out, "/t/7/x/a%2Fb/7%7Bmissing%7D/%7B");
+    }
+
+    #[test]
+    fn a_templates_own_text_stays_in_the_path() {
+        let mut out = String::new();
+        expand("/#X-Amz-Target=Svc.Op", &[], &mut out);
+        assert_eq!(out, "/%23X-Amz-Target=Svc.Op");
+        out.clear();
+        let values = [("id", "7".to_string())];
+        expand("/a?b/{id}#c d/%2F/é;x=1", &values, &mut out);
+        assert_eq!(out, "/a%3Fb/7%23c%20d/%2F/%C3%A9;x=1");
+        assert!(encode::check_expanded("/a?b/{id}", "/a%3Fb/7").is_ok());
     }
 }

@@ -73,6 +73,31 @@ pub fn check_expanded(template: &str, expanded: &str) -> Result<(), EncodeError>
     Ok(())
 }
 
+/// What a path template's own text may hold as it is: RFC 3986 `pchar`s (unreserved,
+/// sub-delims, `:` and `@`), `/`, and `%` (the template's own percent-encoded triples).
+const PATH_TEXT: &AsciiSet = &STRICT
+    .remove(b'/')
+    .remove(b'%')
+    .remove(b':')
+    .remove(b'@')
+    .remove(b'!')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'*')
+    .remove(b'+')
+    .remove(b',')
+    .remove(b';')
+    .remove(b'=');
+
+/// A path template's literal text, percent-encoded where a path may not hold a character
+/// (`#`, `?`, spaces, non-ASCII, ...).
+pub fn path_literal(s: &str) -> impl Iterator<Item = &str> {
+    utf8_percent_encode(s, PATH_TEXT)
+}
+
 pub fn enc(s: &str) -> String {
     utf8_percent_encode(s, STRICT).collect()
 }
