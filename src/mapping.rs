@@ -4,6 +4,7 @@
 //! input schema and the [`ArgBinding`]s that say where each argument goes upstream) plus a
 //! report line per operation for `inspect` and the start-up log.
 
+pub mod direction;
 pub mod naming;
 
 use std::collections::{HashMap, HashSet};
@@ -15,6 +16,7 @@ use serde_json::{Map, Value, json};
 
 use crate::config::{ApiConfig, ConfigError, ToolOverride};
 use crate::ingest::{ApiSpec, BodyKind, Location, Operation};
+use direction::Direction;
 
 /// One include/exclude rule; every field given must match.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -278,6 +280,12 @@ pub fn map_api_with<T>(
     let mut tools = Vec::new();
     // Headers the downstream config sets: a client never supplies them.
     let owned_headers = api.downstream.header_names();
+    // Which shared definitions mark properties read- or write-only: found once per document.
+    let marks = spec
+        .operations
+        .first()
+        .map(|op| direction::Marks::new(&op.defs))
+        .unwrap_or_default();
     for (i, name, mut notes, over) in chosen {
         let mut final_name = name.clone();
         let explicit_here = explicit.contains(name.as_str()) && taken.get(&name) == Some(&i);
@@ -308,6 +316,7 @@ pub fn map_api_with<T>(
             &mut r.notes,
             with_output.then_some(max_output_schema_bytes),
             &owned_headers,
+            &marks,
         );
         tool.scopes = tool_scopes(op, over, &api.auth.default_tool_scopes);
         r.scopes = tool.scopes.clone();
@@ -330,8 +339,9 @@ fn build_tool(
     // `None`: output schemas are off for this tool (config).
     max_output_schema_bytes: Option<usize>,
     owned_headers: &[String],
+    marks: &direction::Marks,
 ) -> MappedTool {
-    let (input_schema, bindings) = input_schema(op, notes, owned_headers);
+    let (input_schema, bindings) = input_schema(op, notes, owned_headers, marks);
     let output_schema = op.output_schema.as_ref().and_then(|s| {
         let max_output_schema_bytes = max_output_schema_bytes?;
         // MCP requires structuredContent to be an object: only object schemas qualify.
@@ -349,6 +359,7 @@ fn build_tool(
             Value::Object(o) => used_defs(o, &op.defs),
             _ => Map::new(),
         };
+        let write_only = marks.write_only(s, &out_defs);
         let size = serde_json::to_vec(s).map_or(0, |v| v.len())
             + serde_json::to_vec(&out_defs).map_or(0, |v| v.len());
         if size > max_output_schema_bytes {
@@ -366,6 +377,11 @@ fn build_tool(
             };
             if !out_defs.is_empty() {
                 s.insert("$defs".into(), Value::Object(out_defs));
+            }
+            // Write-only properties are never in an answer (see `direction`).
+            if write_only && direction::strip(&mut s, Direction::Response, false)
+            {
+                prune_defs(&mut s);
             }
             if s.contains_key("$ref") {
                 // A bare `$ref` root is fine for validators but not for every client.
@@ -459,6 +475,7 @@ fn input_schema(
     op: &Operation,
     notes: &mut Vec<String>,
     owned_headers: &[String],
+    marks: &direction::Marks,
 ) -> (Map<String, Value>, Vec<ArgBinding>) {
     let mut props = Map::new();
     let mut required = Vec::new();
@@ -571,11 +588,27 @@ fn input_schema(
     }
     schema.insert("additionalProperties".into(), Value::Bool(false));
     let defs = used_defs(&schema, &op.defs);
+    let read_only = marks.read_only(&schema, &defs);
     if !defs.is_empty() {
         schema.insert("$defs".into(), Value::Object(defs));
     }
+    // Read-only properties are never arguments, nested ones included (see `direction`).
+    if read_only && direction::strip(&mut schema, Direction::Request, true) {
+        prune_defs(&mut schema);
+    }
     notes.extend(owned_notes);
     (schema, bindings)
+}
+
+/// Drop the `$defs` entries a schema no longer reaches.
+fn prune_defs(schema: &mut Map<String, Value>) {
+    let Some(Value::Object(defs)) = schema.remove("$defs") else {
+        return;
+    };
+    let keep = used_defs(schema, &defs);
+    if !keep.is_empty() {
+        schema.insert("$defs".into(), Value::Object(keep));
+    }
 }
 
 /// The `$defs` entries a schema reaches (flattening a body can leave some unused).
@@ -657,7 +690,13 @@ fn flattenable<'a>(
     {
         return None;
     }
-    let props = o.get("properties")?.as_object()?;
+    // Read-only fields are not arguments, and not required of a request (see `direction`).
+    let props: Vec<(&String, &Value)> = o
+        .get("properties")?
+        .as_object()?
+        .iter()
+        .filter(|(_, p)| !direction::is_hidden(p, defs, Direction::Request))
+        .collect();
     if props.is_empty() {
         return None;
     }
@@ -667,6 +706,7 @@ fn flattenable<'a>(
         .map(|a| {
             a.iter()
                 .filter_map(Value::as_str)
+                .filter(|r| props.iter().any(|(k, _)| k == r))
                 .map(str::to_string)
                 .collect()
         })
@@ -674,7 +714,7 @@ fn flattenable<'a>(
     if !body_required && !req.is_empty() {
         return None;
     }
-    Some((props.iter().collect(), req))
+    Some((props, req))
 }
 
 #[cfg(test)]
