@@ -548,7 +548,7 @@ fn input_schema(
     if let Some(body) = &op.body {
         let flat = flattenable(&body.schema, &op.defs, body.required);
         match (body.kind, flat) {
-            (BodyKind::Json | BodyKind::Form, Some((fields, req))) => {
+            (BodyKind::Json | BodyKind::Form | BodyKind::Multipart, Some((fields, req))) => {
                 for (field, s) in fields {
                     let arg = claim(field, "body", &props);
                     props.insert(arg.clone(), s.clone());

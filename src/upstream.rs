@@ -3,6 +3,8 @@
 
 pub mod client;
 pub mod encode;
+pub mod form;
+pub mod multipart;
 pub mod policy;
 
 use std::sync::atomic::Ordering;
@@ -123,6 +125,8 @@ impl Upstream {
                     match p.location {
                         Location::Path => path_values.push((&p.name, encode::path_value(p, v)?)),
                         Location::Query => encode::query_pairs(p, v, &mut query),
+                        // A null header is not sent (RFC 6570: undefined).
+                        Location::Header if v.is_null() => {}
                         Location::Header => {
                             let s = encode::header_value(p, v)?;
                             let name = HeaderName::from_bytes(p.name.as_bytes())
@@ -131,10 +135,7 @@ impl Upstream {
                                 .map_err(|_| UpstreamError::BadHeader(p.name.clone()))?;
                             headers.insert(name, value);
                         }
-                        Location::Cookie => {
-                            let s = encode::scalar(v);
-                            cookies.push(format!("{}={}", encode::enc(&p.name), encode::enc(&s)));
-                        }
+                        Location::Cookie => encode::cookie_pairs(p, v, &mut cookies),
                     }
                 }
                 Target::BodyField(f) => {
@@ -153,7 +154,7 @@ impl Upstream {
             target.push('?');
             target.push_str(&query.join("&"));
         }
-        let mut content: Option<(&str, Vec<u8>)> = None;
+        let mut content: Option<(std::borrow::Cow<'_, str>, Vec<u8>)> = None;
         if let Some(body) = &op.body {
             let payload: Option<Value> = match whole_body {
                 Some(v) => Some(v.clone()),
@@ -163,15 +164,29 @@ impl Upstream {
                 None => None,
             };
             if let Some(payload) = payload {
-                let bytes = match body.kind {
-                    BodyKind::Json => serde_json::to_vec(&payload).expect("a Value serializes"),
-                    BodyKind::Form => match &payload {
-                        Value::Object(o) => encode::form_body(o).into_bytes(),
-                        other => encode::scalar(other).into_bytes(),
-                    },
-                    BodyKind::Raw => encode::scalar(&payload).into_bytes(),
-                };
-                content = Some((body.content_type.as_str(), bytes));
+                let ct = std::borrow::Cow::Borrowed(body.content_type.as_str());
+                content = Some(match (body.kind, &payload) {
+                    (BodyKind::Json, _) => (
+                        ct,
+                        serde_json::to_vec(&payload).expect("a Value serializes"),
+                    ),
+                    (BodyKind::Form, Value::Object(o)) => {
+                        let mut pairs = Vec::new();
+                        for (k, v) in o {
+                            form::pairs(k, v, body.encoding.get(k), &mut pairs);
+                        }
+                        (ct, form::urlencoded(&pairs).into_bytes())
+                    }
+                    (BodyKind::Multipart, Value::Object(o)) => {
+                        let (ct, bytes) = multipart::form_data(o, &body.encoding)?;
+                        (ct.into(), bytes)
+                    }
+                    (BodyKind::Binary, v) => (
+                        crate::ingest::body::concrete(&body.content_type).into(),
+                        multipart::base64(&encode::scalar(v), "body")?,
+                    ),
+                    (_, other) => (ct, encode::scalar(other).into_bytes()),
+                });
             }
         }
         if !cookies.is_empty() {
@@ -203,7 +218,7 @@ impl Upstream {
         h.extend(headers);
         let body = match content {
             Some((ct, bytes)) => {
-                let ct = HeaderValue::from_str(ct)
+                let ct = HeaderValue::from_str(&ct)
                     .map_err(|_| UpstreamError::BadHeader("Content-Type".into()))?;
                 req.headers_mut().insert(CONTENT_TYPE, ct);
                 Bytes::from(bytes)

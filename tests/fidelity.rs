@@ -159,3 +159,110 @@ components:
         json!({"total_amount": 10, "api_secret": "s", "line_items": [{"amount": 10}]})
     );
 }
+
+/// Stripe's form bodies: `encoding: {metadata: {style: deepObject, explode: true}, ...}` for
+/// nested objects and lists, which its server reads as `metadata[key1]=...`,
+/// `shipping[address][city]=...` and `account_tax_ids[0]=...`; a property without an Encoding
+/// Object goes by its content type (an object as JSON text, 3.1.1 "URL Encoded Form with JSON
+/// Values").
+#[tokio::test]
+async fn stripe_like_deep_object_form_bodies() {
+    let backend = Backend::start().await;
+    let spec = r##"openapi: 3.0.0
+info: {title: Stripe-like, version: "1"}
+paths:
+  /v1/customers/{customer}:
+    post:
+      operationId: PostCustomersCustomer
+      parameters:
+        - {name: customer, in: path, required: true, style: simple, explode: false, schema: {type: string, maxLength: 5000}}
+      requestBody:
+        required: false
+        content:
+          application/x-www-form-urlencoded:
+            encoding:
+              metadata: {explode: true, style: deepObject}
+              shipping: {explode: true, style: deepObject}
+              account_tax_ids: {explode: true, style: deepObject}
+              expand: {explode: true, style: deepObject}
+            schema:
+              type: object
+              additionalProperties: false
+              properties:
+                description: {type: string, maxLength: 5000}
+                metadata:
+                  anyOf:
+                    - {type: object, additionalProperties: {type: string}}
+                    - {type: string, enum: ['']}
+                shipping:
+                  anyOf:
+                    - type: object
+                      required: [address, name]
+                      properties:
+                        address:
+                          type: object
+                          properties:
+                            city: {type: string}
+                            line1: {type: string}
+                        name: {type: string}
+                    - {type: string, enum: ['']}
+                account_tax_ids:
+                  anyOf:
+                    - {type: array, items: {type: string}}
+                    - {type: string, enum: ['']}
+                expand: {type: array, items: {type: string}}
+                preferences: {type: object, properties: {lang: {type: string}}}
+                balance: {type: integer}
+      responses: {'200': {description: ok}}
+    get:
+      operationId: GetCustomersCustomer
+      parameters:
+        - {name: customer, in: path, required: true, schema: {type: string}}
+        - {name: expand, in: query, style: deepObject, explode: true, schema: {type: array, items: {type: string}}}
+      responses: {'200': {description: ok}}
+"##;
+    let (gw, _dir) = gateway_for(spec, &backend);
+    let mcp = gw.mcp("f");
+    let r = mcp
+        .call(
+            "PostCustomersCustomer",
+            json!({"customer": "cus_1", "description": "a b&c",
+                   "metadata": {"key1": "sample", "order": "6735"},
+                   "shipping": {"name": "Jo", "address": {"city": "Paris", "line1": "1 rue"}},
+                   "account_tax_ids": ["atxi_1", "atxi_2"], "expand": ["default_source"],
+                   "preferences": {"lang": "fr"}, "balance": -5}),
+        )
+        .await;
+    assert!(!is_error(&r), "{r}");
+    let seen = backend.last();
+    assert_eq!(seen.uri, "/v1/customers/cus_1");
+    assert_eq!(
+        seen.header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+    assert_eq!(
+        seen.body,
+        "description=a+b%26c&metadata%5Bkey1%5D=sample&metadata%5Border%5D=6735\
+         &shipping%5Bname%5D=Jo&shipping%5Baddress%5D%5Bcity%5D=Paris\
+         &shipping%5Baddress%5D%5Bline1%5D=1+rue&account_tax_ids%5B0%5D=atxi_1\
+         &account_tax_ids%5B1%5D=atxi_2&expand%5B0%5D=default_source\
+         &preferences=%7B%22lang%22%3A%22fr%22%7D&balance=-5"
+    );
+    // Stripe's way to clear a map: the empty string.
+    mcp.call(
+        "PostCustomersCustomer",
+        json!({"customer": "cus_1", "metadata": ""}),
+    )
+    .await;
+    assert_eq!(backend.last().body, "metadata=");
+    // The same convention in a query parameter.
+    mcp.call(
+        "GetCustomersCustomer",
+        json!({"customer": "cus_1", "expand": ["a", "b.c"]}),
+    )
+    .await;
+    assert_eq!(
+        backend.last().uri,
+        "/v1/customers/cus_1?expand%5B0%5D=a&expand%5B1%5D=b.c"
+    );
+}

@@ -14,8 +14,10 @@ const STRICT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'_')
     .remove(b'~');
-/// `allowReserved` query values keep RFC 3986 reserved characters, except the ones that would
-/// break the query itself (`&`, `=`, `#`, `+`).
+/// `allowReserved` values keep RFC 3986 reserved characters, except the ones a query or form
+/// may not hold as data: `[`, `]`, `#` ("not allowed in the query string") and `&`, `=`, `+`
+/// ("special meaning in `application/x-www-form-urlencoded`"), 3.1.1 Encoding Object and
+/// Parameter Object, `allowReserved`.
 const RESERVED_OK: &AsciiSet = &STRICT
     .remove(b':')
     .remove(b'/')
@@ -28,9 +30,33 @@ const RESERVED_OK: &AsciiSet = &STRICT
     .remove(b')')
     .remove(b'*')
     .remove(b',')
-    .remove(b';')
-    .remove(b'[')
-    .remove(b']');
+    .remove(b';');
+
+/// RFC 6570 reserved expansion (`allowReserved`): reserved characters ([`RESERVED_OK`]) and
+/// percent-encoded triples pass through unchanged, everything else is percent-encoded
+/// ("including `%` outside of percent-encoded triples").
+pub fn reserved(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let mut start = 0;
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && b[i + 1].is_ascii_hexdigit()
+            && b[i + 2].is_ascii_hexdigit()
+        {
+            out.extend(utf8_percent_encode(&s[start..i], RESERVED_OK));
+            out.push_str(&s[i..i + 3]);
+            i += 3;
+            start = i;
+        } else {
+            i += 1;
+        }
+    }
+    out.extend(utf8_percent_encode(&s[start..], RESERVED_OK));
+    out
+}
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum EncodeError {
@@ -48,6 +74,12 @@ pub enum EncodeError {
     PathEscape(String),
     #[error("path parameter `{0}` must not be empty")]
     EmptyPath(String),
+    #[error("argument `{0}` is not valid base64: {1}")]
+    Base64(String, String),
+    #[error(
+        "argument `{0}` must be a file name or media type without line breaks or control characters"
+    )]
+    PartHeader(String),
 }
 
 /// The expanded request path must not gain a `.` or `..` segment the template did not have,
@@ -119,7 +151,10 @@ pub fn scalar(v: &Value) -> String {
 /// segment (`.`, `..`, also once percent-decoded), whatever the value's type: label style's
 /// prefix and separators are dots themselves (`""` -> `.`, `["", ""]` -> `..`).
 pub fn path_value(p: &Parameter, v: &Value) -> Result<String, EncodeError> {
-    let out = serialize_path(p, v);
+    let out = match &p.content {
+        Some(media_type) => enc(&content_text(media_type, v)),
+        None => serialize_path(p, v),
+    };
     if out.is_empty() {
         return Err(EncodeError::EmptyPath(p.name.clone()));
     }
@@ -216,45 +251,156 @@ fn object_pairs(m: &Map<String, Value>) -> Vec<(String, String)> {
     m.iter().map(|(k, v)| (enc(k), enc(&scalar(v)))).collect()
 }
 
-/// Append one query parameter (encoded) to `out` as `name=value` pairs.
-pub fn query_pairs(p: &Parameter, v: &Value, out: &mut Vec<String>) {
-    let set = if p.allow_reserved {
-        RESERVED_OK
+/// A `content` parameter's value as text: JSON text for a JSON media type (a string comes
+/// out quoted), else the value as written ("the equivalent of using `content`", 3.1.1
+/// Parameter Object, "Fixed Fields for use with `content`").
+fn content_text(media_type: &str, v: &Value) -> String {
+    if crate::ingest::body::is_json(media_type) {
+        v.to_string()
     } else {
-        STRICT
-    };
-    let e = |s: &str| utf8_percent_encode(s, set).to_string();
-    let name = enc(&p.name);
+        scalar(v)
+    }
+}
+
+/// An array or object with nothing in it is "undefined" (RFC 6570 2.3), as `null` is: such a
+/// query or cookie parameter is not sent.
+fn undefined(v: &Value) -> bool {
     match v {
-        Value::Null => {}
+        Value::Null => true,
+        Value::Array(a) => a.is_empty(),
+        Value::Object(m) => m.is_empty(),
+        _ => false,
+    }
+}
+
+/// Append one query parameter (encoded) to `out` as `name=value` pairs, per the style table
+/// of the Parameter Object (3.1.1, "Style Examples"): `form` (exploded or not),
+/// `spaceDelimited` (`%20`), `pipeDelimited` (`%7C`: `|` is not allowed in a query, Appendix
+/// E) and `deepObject` (brackets, nested ones included: see `form`), items percent-encoded one
+/// by one so a delimiter inside a value never reads as one.
+pub fn query_pairs(p: &Parameter, v: &Value, out: &mut Vec<String>) {
+    let e = |s: &str| {
+        if p.allow_reserved {
+            reserved(s)
+        } else {
+            enc(s)
+        }
+    };
+    let name = enc(&p.name);
+    if let Some(media_type) = &p.content {
+        if !v.is_null() {
+            out.push(format!("{name}={}", e(&content_text(media_type, v))));
+        }
+        return;
+    }
+    if undefined(v) {
+        return;
+    }
+    let delim = match p.style {
+        Style::SpaceDelimited => "%20",
+        Style::PipeDelimited => "%7C",
+        Style::TabDelimited => "%09",
+        _ => ",",
+    };
+    match v {
+        _ if p.style == Style::DeepObject => query_brackets(name, v, &e, out),
+        Value::Array(items) if p.explode && p.style == Style::Form => out.extend(
+            items
+                .iter()
+                .filter(|i| !i.is_null())
+                .map(|i| format!("{name}={}", e(&scalar(i)))),
+        ),
         Value::Array(items) => {
             let items: Vec<String> = items.iter().map(|i| e(&scalar(i))).collect();
-            let delim = match p.style {
-                Style::SpaceDelimited => "%20",
-                Style::PipeDelimited => "|",
-                Style::TabDelimited => "%09",
-                _ => ",",
-            };
-            if p.explode && p.style == Style::Form {
-                out.extend(items.iter().map(|i| format!("{name}={i}")));
-            } else {
-                out.push(format!("{name}={}", items.join(delim)));
+            out.push(format!("{name}={}", items.join(delim)));
+        }
+        Value::Object(m) if p.explode && p.style == Style::Form => out.extend(
+            m.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| format!("{}={}", enc(k), e(&scalar(v)))),
+        ),
+        Value::Object(m) => {
+            let flat: Vec<String> = m.iter().flat_map(|(k, v)| [e(k), e(&scalar(v))]).collect();
+            out.push(format!("{name}={}", flat.join(delim)));
+        }
+        s => out.push(format!("{name}={}", e(&scalar(s)))),
+    }
+}
+
+/// `deepObject`: `name[key]=value`, brackets percent-encoded (Appendix E), nested objects and
+/// list items (`name[0]`) all the way down.
+fn query_brackets(prefix: String, v: &Value, e: &dyn Fn(&str) -> String, out: &mut Vec<String>) {
+    match v {
+        Value::Null => {}
+        Value::Object(m) => {
+            for (k, v) in m {
+                query_brackets(format!("{prefix}%5B{}%5D", enc(k)), v, e, out);
             }
         }
-        Value::Object(m) => match p.style {
-            Style::DeepObject => out.extend(
-                m.iter()
-                    .map(|(k, v)| format!("{name}%5B{}%5D={}", enc(k), e(&scalar(v)))),
-            ),
-            _ if p.explode => out.extend(
-                m.iter()
-                    .map(|(k, v)| format!("{}={}", enc(k), e(&scalar(v)))),
-            ),
-            _ => {
-                let flat: Vec<String> = m.iter().flat_map(|(k, v)| [e(k), e(&scalar(v))]).collect();
-                out.push(format!("{name}={}", flat.join(",")));
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                query_brackets(format!("{prefix}%5B{i}%5D"), v, e, out);
             }
-        },
+        }
+        s => out.push(format!("{prefix}={}", e(&scalar(s)))),
+    }
+}
+
+/// Cookie characters that must be escaped in a `style: cookie` value (3.2), which otherwise
+/// "does not apply or remove percent-encoding": what RFC 6265's `cookie-octet` excludes
+/// (controls, space, `"`, `,`, `;`, `\`), and `%` so that an escape reads back unambiguously.
+const COOKIE_UNSAFE: &AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b',')
+    .add(b';')
+    .add(b'\\')
+    .add(b'%')
+    .add(0x7f);
+
+/// Append one cookie parameter's `name=value` pairs to `out` (joined with `; ` by the caller).
+/// `form` (the 3.0/3.1 default) percent-encodes like a query; several values are separate
+/// pairs when exploded, as 3.2's `cookie` style writes them (`color=blue; color=black`,
+/// `R=100; G=200`): "name=value pairs in cookies are delimited by `;` ... rather than `&`"
+/// (3.1.1 Appendix D).
+pub fn cookie_pairs(p: &Parameter, v: &Value, out: &mut Vec<String>) {
+    let e = |s: &str| {
+        if p.style == Style::Cookie {
+            utf8_percent_encode(s, COOKIE_UNSAFE).to_string()
+        } else {
+            enc(s)
+        }
+    };
+    let name = e(&p.name);
+    if let Some(media_type) = &p.content {
+        if !v.is_null() {
+            out.push(format!("{name}={}", e(&content_text(media_type, v))));
+        }
+        return;
+    }
+    if undefined(v) {
+        return;
+    }
+    match v {
+        Value::Array(items) if p.explode => out.extend(
+            items
+                .iter()
+                .filter(|i| !i.is_null())
+                .map(|i| format!("{name}={}", e(&scalar(i)))),
+        ),
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(|i| e(&scalar(i))).collect();
+            out.push(format!("{name}={}", items.join(",")));
+        }
+        Value::Object(m) if p.explode => out.extend(
+            m.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| format!("{}={}", e(k), e(&scalar(v)))),
+        ),
+        Value::Object(m) => {
+            let flat: Vec<String> = m.iter().flat_map(|(k, v)| [e(k), e(&scalar(v))]).collect();
+            out.push(format!("{name}={}", flat.join(",")));
+        }
         s => out.push(format!("{name}={}", e(&scalar(s)))),
     }
 }
@@ -262,6 +408,7 @@ pub fn query_pairs(p: &Parameter, v: &Value, out: &mut Vec<String>) {
 /// A header value (style simple), refusing control characters.
 pub fn header_value(p: &Parameter, v: &Value) -> Result<String, EncodeError> {
     let s = match v {
+        _ if p.content.is_some() => content_text(p.content.as_deref().unwrap_or_default(), v),
         Value::Array(items) => items.iter().map(scalar).collect::<Vec<_>>().join(","),
         Value::Object(m) => {
             let sep = if p.explode { "=" } else { "," };
@@ -276,25 +423,6 @@ pub fn header_value(p: &Parameter, v: &Value) -> Result<String, EncodeError> {
         return Err(EncodeError::HeaderControl(p.name.clone()));
     }
     Ok(s)
-}
-
-/// `application/x-www-form-urlencoded` body from an object (nested values as JSON text).
-pub fn form_body(obj: &Map<String, Value>) -> String {
-    let mut ser = url::form_urlencoded::Serializer::new(String::new());
-    for (k, v) in obj {
-        match v {
-            Value::Array(items) => {
-                for i in items {
-                    ser.append_pair(k, &scalar(i));
-                }
-            }
-            Value::Null => {}
-            other => {
-                ser.append_pair(k, &scalar(other));
-            }
-        }
-    }
-    ser.finish()
 }
 
 #[cfg(test)]
@@ -313,6 +441,7 @@ mod tests {
             style,
             explode,
             allow_reserved: false,
+            content: None,
         }
     }
 
@@ -493,7 +622,63 @@ mod tests {
             &json!({"x": 1}),
             &mut out,
         );
-        assert_eq!(out, ["t=a%20b", "t=c%26d", "u=1,2", "v=1|2", "f%5Bx%5D=1"]);
+        query_pairs(
+            &param("s", Location::Query, Style::SpaceDelimited, false),
+            &json!({"R": 100, "G": 200}),
+            &mut out,
+        );
+        query_pairs(
+            &param("d", Location::Query, Style::DeepObject, true),
+            &json!({"a": {"b": [1, null]}, "n": null}),
+            &mut out,
+        );
+        query_pairs(
+            &param("e", Location::Query, Style::Form, true),
+            &json!([]),
+            &mut out,
+        );
+        assert_eq!(
+            out,
+            [
+                "t=a%20b",
+                "t=c%26d",
+                "u=1,2",
+                "v=1%7C2",
+                "f%5Bx%5D=1",
+                "s=R%20100%20G%20200",
+                "d%5Ba%5D%5Bb%5D%5B0%5D=1"
+            ]
+        );
+        let mut r = param("r", Location::Query, Style::Form, true);
+        r.allow_reserved = true;
+        let mut out = vec![];
+        query_pairs(&r, &json!("a/b?c=d&e#f[g] %41%"), &mut out);
+        assert_eq!(out, ["r=a/b?c%3Dd%26e%23f%5Bg%5D%20%41%25"]);
+        let mut c = param("filter", Location::Query, Style::Form, true);
+        c.content = Some("application/json".into());
+        let mut out = vec![];
+        query_pairs(&c, &json!({"a": [1, "x"]}), &mut out);
+        query_pairs(&c, &json!("s"), &mut out);
+        assert_eq!(
+            out,
+            ["filter=%7B%22a%22%3A%5B1%2C%22x%22%5D%7D", "filter=%22s%22"]
+        );
+    }
+
+    #[test]
+    fn cookie_styles() {
+        let mut out = vec![];
+        let f = |explode| param("c", Location::Cookie, Style::Form, explode);
+        cookie_pairs(&f(true), &json!(["a b", "c"]), &mut out);
+        cookie_pairs(&f(false), &json!(["a", "b"]), &mut out);
+        cookie_pairs(&f(true), &json!({"R": 1, "G": 2}), &mut out);
+        cookie_pairs(&f(true), &json!(null), &mut out);
+        let k = param("k", Location::Cookie, Style::Cookie, true);
+        cookie_pairs(&k, &json!("a/b:c;d"), &mut out);
+        assert_eq!(
+            out,
+            ["c=a%20b", "c=c", "c=a,b", "R=1", "G=2", "k=a/b:c%3Bd"]
+        );
     }
 
     #[test]
