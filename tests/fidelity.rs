@@ -266,3 +266,356 @@ paths:
         "/v1/customers/cus_1?expand%5B0%5D=a&expand%5B1%5D=b.c"
     );
 }
+
+/// One part of a multipart body, as a real multipart parser (`multer`) reads it.
+#[derive(Debug, Clone)]
+struct ParsedPart {
+    name: String,
+    filename: Option<String>,
+    content_type: Option<String>,
+    bytes: Vec<u8>,
+}
+
+/// What the parsing backend read from one request.
+#[derive(Debug, Clone, Default)]
+struct Received {
+    uri: String,
+    content_type: String,
+    parts: Vec<ParsedPart>,
+    raw: Vec<u8>,
+}
+
+/// A backend that parses multipart bodies as a server would (or keeps other bodies' bytes).
+async fn parsing_backend() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Received>>>) {
+    use std::sync::{Arc, Mutex};
+    let seen: Arc<Mutex<Vec<Received>>> = Arc::default();
+    let store = seen.clone();
+    let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+        let store = store.clone();
+        async move {
+            let (parts, body) = req.into_parts();
+            let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+            let ct = parts
+                .headers
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_default();
+            let mut got = Received {
+                uri: parts.uri.to_string(),
+                content_type: ct.clone(),
+                raw: bytes.to_vec(),
+                ..Default::default()
+            };
+            if ct.starts_with("multipart/form-data") {
+                let boundary = multer::parse_boundary(&ct).expect("a boundary");
+                let stream =
+                    futures_util::stream::once(async move { Ok::<_, std::io::Error>(bytes) });
+                let mut mp = multer::Multipart::new(stream, boundary);
+                while let Some(field) = mp.next_field().await.expect("a well-formed body") {
+                    let part = ParsedPart {
+                        name: field.name().unwrap_or_default().to_string(),
+                        filename: field.file_name().map(str::to_string),
+                        content_type: field.content_type().map(|m| m.to_string()),
+                        bytes: Vec::new(),
+                    };
+                    let bytes = field.bytes().await.expect("the part's bytes");
+                    got.parts.push(ParsedPart {
+                        bytes: bytes.to_vec(),
+                        ..part
+                    });
+                }
+            }
+            store.lock().unwrap().push(got);
+            axum::Json(json!({"ok": true}))
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, seen)
+}
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Bytes a careless encoder would break: NUL, non-UTF-8, CRLF, a fake boundary line.
+const AWKWARD: &[u8] = b"\x89PNG\r\n\x1a\n\x00\xff\xfe--boundary\r\n--\r\n\r\nend";
+
+/// Stripe's `PostFiles` (a binary `file`, deepObject `file_link_data` and `expand`) and an
+/// AEM-like upload (a `$ref`'d body with a file, a list of images limited to two media types, a
+/// JSON part), then a binary `application/octet-stream` body: a backend that parses the
+/// multipart body finds every part with its headers, and the file bytes intact.
+#[tokio::test]
+async fn multipart_uploads_and_binary_bodies_arrive_intact() {
+    let (url, seen) = parsing_backend().await;
+    let spec = r##"openapi: 3.0.0
+info: {title: uploads, version: "1"}
+paths:
+  /v1/files:
+    post:
+      operationId: PostFiles
+      requestBody:
+        required: true
+        content:
+          multipart/form-data:
+            encoding:
+              expand: {explode: true, style: deepObject}
+              file_link_data: {explode: true, style: deepObject}
+            schema:
+              type: object
+              required: [file, purpose]
+              additionalProperties: false
+              properties:
+                expand: {type: array, items: {type: string}}
+                file: {type: string, format: binary, description: A file to upload.}
+                file_link_data:
+                  type: object
+                  required: [create]
+                  properties: {create: {type: boolean}, expires_at: {type: integer}}
+                purpose: {type: string, enum: [dispute_evidence, identity_document]}
+      responses: {'200': {description: ok}}
+  /etc/packmgr/service/{cmd}:
+    post:
+      operationId: postPackageService
+      parameters:
+        - {name: cmd, in: path, required: true, schema: {type: string}}
+      requestBody:
+        content:
+          multipart/form-data:
+            schema: {$ref: '#/components/schemas/Upload'}
+            encoding:
+              images: {contentType: 'image/png, image/jpeg'}
+      responses: {'200': {description: ok}}
+  /objects/{key}:
+    put:
+      operationId: putObject
+      parameters:
+        - {name: key, in: path, required: true, schema: {type: string}}
+      requestBody:
+        required: true
+        content:
+          application/octet-stream:
+            schema: {type: string, format: binary}
+      responses: {'200': {description: ok}}
+components:
+  schemas:
+    Upload:
+      type: object
+      properties:
+        package: {type: string, format: binary}
+        images: {type: array, items: {type: string, format: binary}}
+        meta: {type: object, properties: {force: {type: boolean}}}
+        comment: {type: string}
+"##;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("spec.yaml");
+    std::fs::write(&path, spec).unwrap();
+    let gw = Gateway::start(&api_config("f", &path, &url, ""));
+    let mcp = gw.mcp("f");
+
+    let tools = mcp.list().await;
+    let files = tools.iter().find(|t| t["name"] == "PostFiles").unwrap();
+    let file_arg = &files["inputSchema"]["properties"]["file"];
+    assert_eq!(file_arg["type"], "object");
+    assert_eq!(file_arg["required"], json!(["data"]));
+    assert_eq!(file_arg["properties"]["data"]["contentEncoding"], "base64");
+    assert_eq!(
+        file_arg["properties"]["data"]["contentMediaType"],
+        "application/octet-stream"
+    );
+    assert_eq!(file_arg["description"], "A file to upload.");
+    let pkg = tools
+        .iter()
+        .find(|t| t["name"] == "postPackageService")
+        .unwrap();
+    assert_eq!(
+        pkg["inputSchema"]["properties"]["images"]["items"]["properties"]["contentType"]["enum"],
+        json!(["image/png", "image/jpeg"])
+    );
+
+    let r = mcp
+        .call(
+            "PostFiles",
+            json!({"purpose": "dispute_evidence",
+                   "file": {"data": b64(AWKWARD), "filename": "évidence \"1\".png",
+                            "contentType": "image/png"},
+                   "file_link_data": {"create": true, "expires_at": 1700000000},
+                   "expand": ["link"]}),
+        )
+        .await;
+    assert!(!is_error(&r), "{r}");
+    let got = seen.lock().unwrap().pop().unwrap();
+    assert_eq!(got.uri, "/v1/files");
+    let parts: Vec<(&str, Option<&str>, Option<&str>)> = got
+        .parts
+        .iter()
+        .map(|p| {
+            (
+                p.name.as_str(),
+                p.filename.as_deref(),
+                p.content_type.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        parts,
+        // In the schema's order.
+        [
+            ("expand[0]", None, None),
+            ("file", Some("évidence %221%22.png"), Some("image/png")),
+            ("file_link_data[create]", None, None),
+            ("file_link_data[expires_at]", None, None),
+            ("purpose", None, None),
+        ]
+    );
+    assert_eq!(got.parts[1].bytes, AWKWARD, "the file's bytes, intact");
+    assert_eq!(got.parts[0].bytes, b"link");
+    assert_eq!(got.parts[2].bytes, b"true");
+    assert_eq!(got.parts[3].bytes, b"1700000000");
+    assert_eq!(got.parts[4].bytes, b"dispute_evidence");
+
+    let r = mcp
+        .call(
+            "postPackageService",
+            json!({"cmd": "upload", "package": {"data": b64(b"PK\x03\x04zip")},
+                   "images": [{"data": b64(b"one"), "filename": "1.png"},
+                              {"data": b64(b"two"), "filename": "2.jpg", "contentType": "image/jpeg"}],
+                   "meta": {"force": true}, "comment": "line 1\r\nline 2"}),
+        )
+        .await;
+    assert!(!is_error(&r), "{r}");
+    let got = seen.lock().unwrap().pop().unwrap();
+    type Summary = (String, Option<String>, Option<String>, Vec<u8>);
+    let summary: Vec<Summary> = got
+        .parts
+        .into_iter()
+        .map(|p| (p.name, p.filename, p.content_type, p.bytes))
+        .collect();
+    let s = |x: &str| Some(x.to_string());
+    assert_eq!(
+        summary,
+        [
+            (
+                "package".into(),
+                s("package"),
+                s("application/octet-stream"),
+                b"PK\x03\x04zip".to_vec()
+            ),
+            ("images".into(), s("1.png"), s("image/png"), b"one".to_vec()),
+            (
+                "images".into(),
+                s("2.jpg"),
+                s("image/jpeg"),
+                b"two".to_vec()
+            ),
+            (
+                "meta".into(),
+                None,
+                s("application/json"),
+                br#"{"force":true}"#.to_vec()
+            ),
+            ("comment".into(), None, None, b"line 1\r\nline 2".to_vec()),
+        ]
+    );
+
+    // Refused before anything is sent: bytes that are not base64, a media type not allowed.
+    let r = mcp
+        .call(
+            "PostFiles",
+            json!({"purpose": "dispute_evidence", "file": {"data": "not base64!"}}),
+        )
+        .await;
+    assert!(
+        is_error(&r) && text(&r).contains("`file.data` is not valid base64"),
+        "{r}"
+    );
+    let r = mcp
+        .call(
+            "postPackageService",
+            json!({"cmd": "x", "images": [{"data": "AA==", "contentType": "text/html"}]}),
+        )
+        .await;
+    assert!(is_error(&r), "{r}");
+
+    // A binary body: one base64 argument, the bytes as they were.
+    let tools = mcp.list().await;
+    let put = tools.iter().find(|t| t["name"] == "putObject").unwrap();
+    assert_eq!(
+        put["inputSchema"]["properties"]["body"]["contentEncoding"],
+        "base64"
+    );
+    let before = seen.lock().unwrap().len();
+    let r = mcp
+        .call("putObject", json!({"key": "k", "body": b64(AWKWARD)}))
+        .await;
+    assert!(!is_error(&r), "{r}");
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), before + 1, "the two refused calls sent nothing");
+    let got = seen.last().unwrap();
+    assert_eq!(got.content_type, "application/octet-stream");
+    assert_eq!(got.raw, AWKWARD);
+}
+
+/// Swagger 2.0 `formData`: a `type: file` parameter makes a multipart upload; arrays follow
+/// `collectionFormat` (`csv` by default, `multi` repeats the name) in both kinds of form.
+#[tokio::test]
+async fn swagger2_form_data_uploads_and_collection_formats() {
+    let (url, seen) = parsing_backend().await;
+    let spec = r##"{"swagger": "2.0", "info": {"title": "v2", "version": "1"}, "paths": {
+  "/pet/{petId}/uploadImage": {"post": {"operationId": "uploadFile",
+    "consumes": ["multipart/form-data"],
+    "parameters": [
+      {"name": "petId", "in": "path", "required": true, "type": "integer"},
+      {"name": "additionalMetadata", "in": "formData", "type": "string"},
+      {"name": "tags", "in": "formData", "type": "array", "items": {"type": "string"}, "collectionFormat": "multi"},
+      {"name": "file", "in": "formData", "required": true, "type": "file"}],
+    "responses": {"200": {"description": "ok"}}}},
+  "/pet/{petId}": {"post": {"operationId": "updatePetWithForm",
+    "consumes": ["application/x-www-form-urlencoded"],
+    "parameters": [
+      {"name": "petId", "in": "path", "required": true, "type": "integer"},
+      {"name": "name", "in": "formData", "type": "string"},
+      {"name": "ids", "in": "formData", "type": "array", "items": {"type": "integer"}},
+      {"name": "status", "in": "formData", "type": "array", "items": {"type": "string"}, "collectionFormat": "pipes"}],
+    "responses": {"200": {"description": "ok"}}}}}}"##;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("spec.json");
+    std::fs::write(&path, spec).unwrap();
+    let gw = Gateway::start(&api_config("f", &path, &url, ""));
+    let mcp = gw.mcp("f");
+    let r = mcp
+        .call(
+            "uploadFile",
+            json!({"petId": 7, "additionalMetadata": "m", "tags": ["a", "b"],
+                   "file": {"data": b64(AWKWARD), "filename": "cat.jpg"}}),
+        )
+        .await;
+    assert!(!is_error(&r), "{r}");
+    let got = seen.lock().unwrap().pop().unwrap();
+    assert_eq!(got.uri, "/pet/7/uploadImage");
+    let names: Vec<_> = got.parts.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["additionalMetadata", "tags", "tags", "file"]);
+    let file = &got.parts[3];
+    assert_eq!(file.filename.as_deref(), Some("cat.jpg"));
+    assert_eq!(
+        file.content_type.as_deref(),
+        Some("application/octet-stream")
+    );
+    assert_eq!(file.bytes, AWKWARD);
+
+    let r = mcp
+        .call(
+            "updatePetWithForm",
+            json!({"petId": 7, "name": "Rex", "ids": [1, 2], "status": ["a", "b"]}),
+        )
+        .await;
+    assert!(!is_error(&r), "{r}");
+    let got = seen.lock().unwrap().pop().unwrap();
+    assert_eq!(got.content_type, "application/x-www-form-urlencoded");
+    assert_eq!(
+        String::from_utf8(got.raw).unwrap(),
+        "name=Rex&ids=1%2C2&status=a%7Cb"
+    );
+}
