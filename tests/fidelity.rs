@@ -619,3 +619,190 @@ async fn swagger2_form_data_uploads_and_collection_formats() {
         "name=Rex&ids=1%2C2&status=a%7Cb"
     );
 }
+
+/// Every place a parameter can go, with the styles real descriptions use there (the Parameter
+/// Object's style table, 3.1.1), `allowReserved`, `content` parameters (JSON text), cookies,
+/// `type: [..., "null"]`, `default` (never filled in: the server assumes it) and `const`.
+#[tokio::test]
+async fn parameters_in_every_location_and_style() {
+    let backend = Backend::start().await;
+    let spec = r##"openapi: 3.1.0
+info: {title: styles, version: "1"}
+paths:
+  /s/{label}/{matrix}/{simple}:
+    get:
+      operationId: styles
+      parameters:
+        - {name: label, in: path, required: true, style: label, explode: true, schema: {type: array, items: {type: string}}}
+        - {name: matrix, in: path, required: true, style: matrix, schema: {type: object, additionalProperties: {type: integer}}}
+        - {name: simple, in: path, required: true, explode: true, schema: {type: object}}
+        - {name: ids, in: query, explode: false, schema: {type: array, items: {type: integer}}}
+        - {name: color, in: query, schema: {type: object}}
+        - {name: words, in: query, style: spaceDelimited, schema: {type: array, items: {type: string}}}
+        - {name: pipes, in: query, style: pipeDelimited, schema: {type: array, items: {type: string}}}
+        - {name: filter, in: query, style: deepObject, explode: true, schema: {type: object}}
+        - {name: next, in: query, allowReserved: true, schema: {type: string}}
+        - name: q
+          in: query
+          content: {application/json: {schema: {type: object}}}
+        - {name: limit, in: query, schema: {type: integer, default: 20}}
+        - {name: v, in: query, schema: {const: "2"}}
+        - {name: X-Ids, in: header, schema: {type: array, items: {type: integer}}}
+        - {name: X-Obj, in: header, explode: true, schema: {type: object}}
+        - name: X-Filter
+          in: header
+          content: {application/json: {schema: {type: object}}}
+        - {name: X-Maybe, in: header, schema: {type: [string, "null"]}}
+        - {name: session, in: cookie, schema: {type: string}}
+        - {name: prefs, in: cookie, explode: true, schema: {type: object}}
+        - {name: tags, in: cookie, explode: false, schema: {type: array, items: {type: string}}}
+      responses: {'200': {description: ok}}
+"##;
+    let (gw, _dir) = gateway_for(spec, &backend);
+    let mcp = gw.mcp("f");
+    let tool = mcp.list().await.remove(0);
+    assert_eq!(
+        tool["inputSchema"]["properties"]["limit"]["default"], 20,
+        "a default is shown to the model"
+    );
+    let r = mcp
+        .call(
+            "styles",
+            json!({"label": ["a", "b"], "matrix": {"x": 1, "y": 2}, "simple": {"R": 100, "G": 200},
+                   "ids": [3, 4], "color": {"R": 1, "G": 2}, "words": ["big", "cat"],
+                   "pipes": ["p", "q"], "filter": {"kind": "a b", "n": 1},
+                   "next": "/x?y=1&z", "q": {"a": [1, "b"]}, "v": "2",
+                   "X-Ids": [1, 2], "X-Obj": {"a": 1, "b": 2}, "X-Filter": {"k": "v"},
+                   "X-Maybe": null, "session": "s 1", "prefs": {"theme": "dark", "lang": "fr"},
+                   "tags": ["t1", "t2"]}),
+        )
+        .await;
+    assert!(!is_error(&r), "{r}");
+    let seen = backend.last();
+    assert_eq!(
+        seen.uri,
+        "/s/.a.b/;matrix=x,1,y,2/R=100,G=200?ids=3,4&R=1&G=2&words=big%20cat&pipes=p%7Cq\
+         &filter%5Bkind%5D=a%20b&filter%5Bn%5D=1&next=/x?y%3D1%26z\
+         &q=%7B%22a%22%3A%5B1%2C%22b%22%5D%7D&v=2"
+    );
+    assert_eq!(seen.header("x-ids"), Some("1,2"));
+    assert_eq!(seen.header("x-obj"), Some("a=1,b=2"));
+    assert_eq!(seen.header("x-filter"), Some(r#"{"k":"v"}"#));
+    assert_eq!(seen.header("x-maybe"), None, "null: not sent");
+    assert_eq!(
+        seen.header("cookie"),
+        Some("session=s%201; theme=dark; lang=fr; tags=t1,t2")
+    );
+    // `const` is enforced; nothing else is filled in.
+    let r = mcp
+        .call(
+            "styles",
+            json!({"label": ["a"], "matrix": {"x": 1}, "simple": {"R": 1}, "v": "3"}),
+        )
+        .await;
+    assert!(is_error(&r) && text(&r).contains("argument `v`"), "{r}");
+    assert_eq!(backend.requests().len(), 1);
+}
+
+/// Bodies of every shape: a `oneOf` with a discriminator (validated as the `oneOf` says: "the
+/// `discriminator` MUST NOT change the validation outcome", 3.1.1), `anyOf` of an object and a
+/// list, 3.0 `nullable` (plain and on a `$ref`) and 3.1 `type: [..., "null"]` fields, defaults
+/// left to the server: each body reaches the backend exactly as given.
+#[tokio::test]
+async fn one_of_any_of_nullable_and_default_bodies() {
+    let backend = Backend::start().await;
+    let spec = r##"openapi: 3.0.3
+info: {title: bodies, version: "1"}
+paths:
+  /pets:
+    post:
+      operationId: addPet
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              oneOf: [{$ref: '#/components/schemas/Cat'}, {$ref: '#/components/schemas/Dog'}]
+              discriminator:
+                propertyName: petType
+                mapping: {cat: Cat, dog: '#/components/schemas/Dog'}
+      responses: {'200': {description: ok}}
+  /things:
+    post:
+      operationId: addThings
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              anyOf:
+                - {type: object, required: [name], properties: {name: {type: string}}}
+                - {type: array, items: {type: string}}
+      responses: {'200': {description: ok}}
+  /notes:
+    post:
+      operationId: addNote
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [text]
+              properties:
+                text: {type: string, nullable: true}
+                owner: {allOf: [{$ref: '#/components/schemas/Dog'}], nullable: true}
+                size: {type: integer, default: 10}
+      responses: {'200': {description: ok}}
+components:
+  schemas:
+    Cat:
+      type: object
+      required: [petType, meows]
+      properties: {petType: {type: string, enum: [cat]}, meows: {type: boolean}}
+    Dog:
+      type: object
+      required: [petType, barks]
+      properties: {petType: {type: string, enum: [dog]}, barks: {type: boolean}}
+"##;
+    let (gw, _dir) = gateway_for(spec, &backend);
+    let mcp = gw.mcp("f");
+    for (tool, args, body) in [
+        (
+            "addPet",
+            json!({"body": {"petType": "dog", "barks": true}}),
+            json!({"petType": "dog", "barks": true}),
+        ),
+        ("addThings", json!({"body": ["a", "b"]}), json!(["a", "b"])),
+        (
+            "addThings",
+            json!({"body": {"name": "x"}}),
+            json!({"name": "x"}),
+        ),
+        (
+            "addNote",
+            json!({"text": null, "owner": null}),
+            json!({"text": null, "owner": null}),
+        ),
+        (
+            "addNote",
+            json!({"text": "t", "owner": {"petType": "dog", "barks": false}}),
+            json!({"text": "t", "owner": {"petType": "dog", "barks": false}}),
+        ),
+    ] {
+        let r = mcp.call(tool, args.clone()).await;
+        assert!(!is_error(&r), "{tool} {args}: {r}");
+        let got: Value = serde_json::from_str(&backend.last().body).unwrap();
+        assert_eq!(got, body, "{tool} {args}");
+    }
+    let n = backend.requests().len();
+    for (tool, args) in [
+        ("addPet", json!({"body": {"petType": "cat", "barks": true}})),
+        ("addThings", json!({"body": 5})),
+        ("addNote", json!({"text": 1})),
+    ] {
+        let r = mcp.call(tool, args.clone()).await;
+        assert!(is_error(&r), "{tool} {args} must be refused: {r}");
+    }
+    assert_eq!(backend.requests().len(), n, "refused calls send nothing");
+}
