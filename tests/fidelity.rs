@@ -806,3 +806,78 @@ components:
     }
     assert_eq!(backend.requests().len(), n, "refused calls send nothing");
 }
+
+const MODERN: &str = "2026-07-28";
+
+/// A 2026-07-28 request (stateless: `_meta` in the body, standard headers), with `extra`
+/// headers.
+async fn modern(
+    mcp: &support::Mcp,
+    method: &str,
+    mut params: Value,
+    extra: &[(&str, &str)],
+) -> support::Reply {
+    params["_meta"] = json!({"io.modelcontextprotocol/protocolVersion": MODERN,
+                             "io.modelcontextprotocol/clientCapabilities": {}});
+    let name = params
+        .get("name")
+        .or_else(|| params.get("uri"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let body = json!({"jsonrpc": "2.0", "id": 9, "method": method, "params": params});
+    let mut headers = vec![("mcp-protocol-version", MODERN), ("mcp-method", method)];
+    if let Some(n) = &name {
+        headers.push(("mcp-name", n.as_str()));
+    }
+    headers.extend_from_slice(extra);
+    mcp.post_raw(&body.to_string(), &headers).await
+}
+
+/// Prompts and resources are declared and empty: the lists answer (with the 2026-07-28
+/// caching hints), reading or getting anything is -32602 naming it, on both wires.
+#[tokio::test]
+async fn prompts_and_resources_are_declared_and_empty() {
+    let backend = Backend::start().await;
+    let gw = Gateway::start(&api_config(
+        "echo",
+        &support::fixture("echo.yaml"),
+        &backend.url,
+        "",
+    ));
+    let mcp = gw.mcp("echo");
+    let caps = mcp.initialize().await["capabilities"].clone();
+    assert_eq!(caps["prompts"], json!({}), "{caps}");
+    assert_eq!(caps["resources"], json!({}), "{caps}");
+    for (method, key) in [
+        ("prompts/list", "prompts"),
+        ("resources/list", "resources"),
+        ("resources/templates/list", "resourceTemplates"),
+    ] {
+        let legacy = mcp.request(method, json!({})).await;
+        assert_eq!(legacy["result"], json!({key: []}), "{method}");
+        let r = modern(&mcp, method, json!({}), &[]).await;
+        assert_eq!(r.status, 200, "{method}: {}", r.text);
+        assert_eq!(
+            r.json()["result"],
+            json!({"resultType": "complete", key: [], "ttlMs": 0, "cacheScope": "private"}),
+            "{method}"
+        );
+    }
+    let r = modern(&mcp, "server/discover", json!({}), &[]).await;
+    let caps = &r.json()["result"]["capabilities"];
+    assert!(
+        caps["prompts"].is_object() && caps["resources"].is_object(),
+        "{caps}"
+    );
+    let r = modern(&mcp, "resources/read", json!({"uri": "test://nope"}), &[]).await;
+    let e = &r.json()["error"];
+    assert_eq!(
+        (e["code"].clone(), e["data"]["uri"].clone()),
+        (json!(-32602), json!("test://nope")),
+        "{}",
+        r.text
+    );
+    let r = mcp.request("prompts/get", json!({"name": "p"})).await;
+    assert_eq!(r["error"]["code"], -32602, "{r}");
+    assert!(backend.requests().is_empty());
+}
