@@ -5,6 +5,7 @@
 //! report line per operation for `inspect` and the start-up log.
 
 pub mod direction;
+pub mod mirror;
 pub mod naming;
 
 use std::collections::{HashMap, HashSet};
@@ -127,6 +128,8 @@ pub struct MappedTool {
     /// JSON Schema of `structuredContent`, when the 2xx response is a JSON object.
     pub output_schema: Option<Arc<Map<String, Value>>>,
     pub bindings: Vec<ArgBinding>,
+    /// Arguments marked `x-mcp-header` (header parameters mirrored in `Mcp-Param-*`, SEP-2243).
+    pub mirrored: Vec<String>,
     pub op: Operation,
     /// Scopes a caller needs: any one alternative, all of its scopes. Empty: none needed.
     pub scopes: Vec<Vec<String>>,
@@ -341,7 +344,7 @@ fn build_tool(
     owned_headers: &[String],
     marks: &direction::Marks,
 ) -> MappedTool {
-    let (input_schema, bindings) = input_schema(op, notes, owned_headers, marks);
+    let (input_schema, bindings, mirrored) = input_schema(op, notes, owned_headers, marks);
     let output_schema = op.output_schema.as_ref().and_then(|s| {
         let max_output_schema_bytes = max_output_schema_bytes?;
         // MCP requires structuredContent to be an object: only object schemas qualify.
@@ -421,6 +424,7 @@ fn build_tool(
         input_schema: Arc::new(input_schema),
         output_schema,
         bindings,
+        mirrored,
         // The tool keeps what a call needs; schemas live in the tool's own `inputSchema`.
         op: op.for_calls(),
         scopes: vec![],
@@ -476,8 +480,10 @@ fn input_schema(
     notes: &mut Vec<String>,
     owned_headers: &[String],
     marks: &direction::Marks,
-) -> (Map<String, Value>, Vec<ArgBinding>) {
+) -> (Map<String, Value>, Vec<ArgBinding>, Vec<String>) {
     let mut props = Map::new();
+    let mut mirrored = Vec::new();
+    let mut mirror_names = Vec::new();
     let mut required = Vec::new();
     let mut bindings = Vec::new();
     let mut claim = |raw: &str, suffix: &str, props: &Map<String, Value>| -> String {
@@ -535,6 +541,9 @@ fn input_schema(
                 .map(|d| format!("{d} {note}"))
                 .unwrap_or(note);
             o.insert("description".into(), d.into());
+        }
+        if p.location == Location::Header && mirror::mark(&p.name, &mut s, &mut mirror_names) {
+            mirrored.push(arg.clone());
         }
         props.insert(arg.clone(), s);
         if p.required {
@@ -597,7 +606,7 @@ fn input_schema(
         prune_defs(&mut schema);
     }
     notes.extend(owned_notes);
-    (schema, bindings)
+    (schema, bindings, mirrored)
 }
 
 /// Drop the `$defs` entries a schema no longer reaches.

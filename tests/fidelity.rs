@@ -881,3 +881,111 @@ async fn prompts_and_resources_are_declared_and_empty() {
     assert_eq!(r["error"]["code"], -32602, "{r}");
     assert!(backend.requests().is_empty());
 }
+
+/// SEP-2243: header parameters are marked `x-mcp-header` (primitive types, no secrets), and a
+/// 2026-07-28 call must mirror a marked argument in `Mcp-Param-<Name>` (as is or
+/// `=?base64?...?=`): missing, different, extra or undecodable is HTTP 400 with -32020, and
+/// nothing reaches the backend. Calls with nothing to check stay on the fast path.
+#[tokio::test]
+async fn header_parameters_are_mirrored_and_checked() {
+    let backend = Backend::start().await;
+    let spec = r##"openapi: 3.0.3
+info: {title: headers, version: "1"}
+paths:
+  /zones:
+    get:
+      operationId: listZones
+      parameters:
+        - {name: X-Region, in: header, required: true, schema: {type: string}}
+        - {name: X-Page, in: header, schema: {type: integer}}
+        - {name: X-Api-Key, in: header, schema: {type: string}}
+        - {name: X-Ratio, in: header, schema: {type: number}}
+        - {name: X-Tags, in: header, schema: {type: array, items: {type: string}}}
+        - {name: q, in: query, schema: {type: string}}
+      responses: {'200': {description: ok}}
+"##;
+    let (gw, _dir) = gateway_for(spec, &backend);
+    let mcp = gw.mcp("f");
+    let tool = mcp.list().await.remove(0);
+    let props = &tool["inputSchema"]["properties"];
+    assert_eq!(props["X-Region"]["x-mcp-header"], "X-Region");
+    assert_eq!(props["X-Page"]["x-mcp-header"], "X-Page");
+    for p in ["X-Api-Key", "X-Ratio", "X-Tags", "q"] {
+        assert!(props[p].get("x-mcp-header").is_none(), "{p}: {props}");
+    }
+
+    let call = |args: Value| json!({"name": "listZones", "arguments": args});
+    let refused = [
+        (call(json!({"X-Region": "eu"})), vec![]),
+        (
+            call(json!({"X-Region": "eu"})),
+            vec![("mcp-param-x-region", "us")],
+        ),
+        (
+            call(json!({"X-Region": "eu", "X-Page": 2})),
+            vec![("Mcp-Param-X-Region", "eu")],
+        ),
+        (
+            call(json!({"X-Region": "eu"})),
+            vec![("Mcp-Param-X-Region", "eu"), ("Mcp-Param-X-Page", "1")],
+        ),
+        (
+            call(json!({"X-Region": "Hello"})),
+            vec![("Mcp-Param-X-Region", "=?base64?SGVsbG8?=")],
+        ),
+        (
+            call(json!({"X-Region": "Hello"})),
+            vec![("Mcp-Param-X-Region", "=?base64?SGVs!!!bG8=?=")],
+        ),
+    ];
+    for (params, headers) in refused {
+        let r = modern(&mcp, "tools/call", params.clone(), &headers).await;
+        assert_eq!(r.status, 400, "{params} {headers:?}: {}", r.text);
+        assert_eq!(r.json()["error"]["code"], -32020, "{}", r.text);
+    }
+    assert!(backend.requests().is_empty(), "nothing went upstream");
+
+    let accepted = [
+        (
+            call(json!({"X-Region": "eu", "X-Page": 2})),
+            vec![("Mcp-Param-X-Region", "eu"), ("Mcp-Param-X-Page", "2")],
+            "eu",
+        ),
+        (
+            call(json!({"X-Region": "Hello, 世界"})),
+            vec![("Mcp-Param-X-Region", "=?base64?SGVsbG8sIOS4lueVjA==?=")],
+            "Hello, 世界",
+        ),
+        (
+            call(json!({"X-Region": "SGVsbG8="})),
+            vec![("mcp-param-x-region", "SGVsbG8=")],
+            "SGVsbG8=",
+        ),
+    ];
+    let before = gw.served().await;
+    for (params, headers, upstream) in accepted {
+        let r = modern(&mcp, "tools/call", params.clone(), &headers).await;
+        assert_eq!(r.status, 200, "{params} {headers:?}: {}", r.text);
+        assert!(!is_error(&r.json()["result"]), "{}", r.text);
+        let seen = backend.last();
+        if upstream.is_ascii() {
+            assert_eq!(seen.header("x-region"), Some(upstream));
+        }
+    }
+    let after = gw.served().await;
+    assert_eq!(after.1 - before.1, 3.0, "rmcp checked each mirrored call");
+
+    // Nothing to check: the fast path answers (here: the required header argument is
+    // missing, a tool error); and the 2025 revisions have no such headers.
+    let before = gw.served().await;
+    let r = modern(&mcp, "tools/call", call(json!({"q": "x"})), &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(text(&r.json()["result"]).contains("\"X-Region\" is a required property"));
+    let r = mcp
+        .call("listZones", json!({"X-Region": "eu", "q": "x"}))
+        .await;
+    assert!(!is_error(&r), "{r}");
+    let after = gw.served().await;
+    assert_eq!(after.0 - before.0, 2.0, "the fast path answered both");
+    assert_eq!(backend.last().uri, "/zones?q=x");
+}
