@@ -36,7 +36,11 @@ async fn main() {
         .layer(axum::middleware::from_fn(log_caller))
         .with_state(store);
     let listener = tokio::net::TcpListener::bind(&addr).await.expect("bind");
-    println!("petstore backend on http://{addr}");
+    // The address bound (a `:0` port is chosen by the system; scripts read this line).
+    println!(
+        "petstore backend on http://{}",
+        listener.local_addr().expect("bound")
+    );
     axum::serve(listener, app).await.expect("serve");
 }
 
