@@ -5,8 +5,8 @@
 //! the current [`Gateway`] from the [`arc_swap::ArcSwap`] and never rebuilds any of it.
 
 use std::path::Path;
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use rmcp::model::{Tool, ToolAnnotations};
 use serde_json::Value;
@@ -291,17 +291,13 @@ impl ApiCatalog {
     }
 
     fn cached(&self, t: &ToolEntry, output: bool, which: &str) -> Compiled {
-        let compiled = self
-            .validators
-            .get_or_insert_with(&(t.index, output), || {
-                let schema = t.schema(which).unwrap_or(Value::Null);
-                Ok::<_, std::convert::Infallible>(compile_schema(&schema).map(Arc::new).map_err(
-                    |e| {
-                        tracing::warn!(api = %self.name, tool = %t.mapped.name, "{which}: {e}");
-                        Arc::<str>::from(e)
-                    },
-                ))
-            });
+        let compiled = self.validators.get_or_insert_with(&(t.index, output), || {
+            let schema = t.schema(which).unwrap_or(Value::Null);
+            Ok::<_, std::convert::Infallible>(compile_schema(&schema).map(Arc::new).map_err(|e| {
+                tracing::warn!(api = %self.name, tool = %t.mapped.name, "{which}: {e}");
+                Arc::<str>::from(e)
+            }))
+        });
         match compiled {
             Ok(c) => c,
             Err(never) => match never {},

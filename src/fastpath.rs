@@ -66,6 +66,8 @@ pub struct Headers<'a> {
     pub name: Option<&'a [u8]>,
     pub accept: Option<&'a [u8]>,
     pub authorization: Option<&'a [u8]>,
+    /// Some `Mcp-Param-*` header is present (SEP-2243 mirrored arguments).
+    pub params: bool,
 }
 
 impl<'a> Headers<'a> {
@@ -81,6 +83,7 @@ impl<'a> Headers<'a> {
             name: get("mcp-name"),
             accept: get("accept"),
             authorization: get("authorization"),
+            params: h.keys().any(|k| k.as_str().starts_with("mcp-param-")),
         }
     }
 }
@@ -225,6 +228,20 @@ pub async fn try_serve(
             name, arguments, ..
         } => {
             let entry = api.tool(&name)?;
+            // SEP-2243: on 2026-07-28, rmcp checks `Mcp-Param-*` headers against the
+            // arguments marked `x-mcp-header` (a missing, extra or different one is a 400). The
+            // fast path serves only calls with nothing to check: no such header, and no value
+            // in a marked argument.
+            if modern
+                && (headers.params
+                    || entry
+                        .mapped
+                        .mirrored
+                        .iter()
+                        .any(|a| arguments.get(a).is_some_and(|v| !v.is_null())))
+            {
+                return None;
+            }
             served.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             crate::mcp::call(
                 api,

@@ -6,6 +6,7 @@
 //! on one malformed operation, and tool schemas need the raw JSON Schema anyway. Each operation
 //! is normalised on its own; one that cannot be is skipped with a [`Diagnostic`].
 
+pub mod body;
 pub mod limits;
 pub mod prune;
 mod read;
@@ -75,6 +76,8 @@ pub enum Style {
     PipeDelimited,
     TabDelimited,
     DeepObject,
+    /// 3.2's cookie style: `form`'s layout with `; ` between pairs and no percent-encoding.
+    Cookie,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -88,6 +91,9 @@ pub struct Parameter {
     pub style: Style,
     pub explode: bool,
     pub allow_reserved: bool,
+    /// The media type of a parameter described with `content` instead of `schema`: its value
+    /// is serialized by that media type (JSON text for JSON), not by `style`.
+    pub content: Option<String>,
 }
 
 /// How a request body is encoded upstream.
@@ -95,9 +101,14 @@ pub struct Parameter {
 #[serde(rename_all = "lowercase")]
 pub enum BodyKind {
     Json,
+    /// `application/x-www-form-urlencoded`, per property `encoding`.
     Form,
-    /// Sent as the given string, unchanged (text, octet-stream, xml, ...).
+    /// `multipart/form-data`, per property `encoding`; file parts from base64 arguments.
+    Multipart,
+    /// Sent as the given string, unchanged (text, xml, csv, ...).
     Raw,
+    /// Bytes (octet-stream, images, ...), given as a base64 string.
+    Binary,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -107,6 +118,9 @@ pub struct RequestBody {
     pub required: bool,
     pub description: Option<String>,
     pub schema: Value,
+    /// Form and multipart bodies: how each property is written (Encoding Objects).
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    pub encoding: IndexMap<String, body::PropEncoding>,
 }
 
 /// One operation, normalised. Schemas are JSON Schema 2020-12 with refs into `defs`.
@@ -154,6 +168,7 @@ impl Operation {
                     style: p.style,
                     explode: p.explode,
                     allow_reserved: p.allow_reserved,
+                    content: p.content.clone(),
                 })
                 .collect(),
             body: self.body.as_ref().map(|b| RequestBody {
@@ -162,6 +177,7 @@ impl Operation {
                 required: b.required,
                 description: None,
                 schema: Value::Null,
+                encoding: b.encoding.clone(),
             }),
             output_schema: None,
             scopes: self.scopes.clone(),
@@ -534,6 +550,7 @@ impl<'a> OpCtx<'a> {
                             .and_then(Value::as_str)
                             .map(str::to_string),
                         schema,
+                        encoding: IndexMap::new(),
                     });
                     continue;
                 }
@@ -566,16 +583,18 @@ impl<'a> OpCtx<'a> {
                     continue;
                 }
             }
+            let mut content = None;
             let schema_src = if self.version == SpecVersion::V2 {
                 swagger2_param_schema(p)
             } else if let Some(s) = p.get("schema") {
                 s.clone()
-            } else if let Some(c) = p.get("content").and_then(Value::as_object) {
-                c.values()
-                    .next()
-                    .and_then(|m| m.get("schema"))
-                    .cloned()
-                    .unwrap_or(Value::Bool(true))
+            } else if let Some((media_type, m)) = p
+                .get("content")
+                .and_then(Value::as_object)
+                .and_then(|c| c.iter().next())
+            {
+                content = Some(media_type.clone());
+                m.get("schema").cloned().unwrap_or(Value::Bool(true))
             } else {
                 Value::Bool(true)
             };
@@ -594,6 +613,7 @@ impl<'a> OpCtx<'a> {
                 style,
                 explode,
                 allow_reserved: p.get("allowReserved") == Some(&Value::Bool(true)),
+                content,
             });
         }
         // Every `{name}` in the template needs a path parameter.
@@ -618,6 +638,7 @@ impl<'a> OpCtx<'a> {
                     style: Style::Simple,
                     explode: false,
                     allow_reserved: false,
+                    content: None,
                 });
             }
         }
@@ -636,64 +657,16 @@ impl<'a> OpCtx<'a> {
                 || form_fields
                     .iter()
                     .any(|(p, _)| p.get("type") == Some(&Value::String("file".into())));
-            if multipart {
-                return Err("multipart/form-data request bodies are not supported yet".into());
-            }
-            let mut props = Map::new();
-            let mut required = Vec::new();
-            for (p, name) in &form_fields {
-                let mut s = translate(&swagger2_param_schema(p), &mut deps)?;
-                if let (Some(d), Value::Object(o)) = (p.get("description"), &mut s) {
-                    o.insert("description".into(), d.clone());
-                }
-                props.insert(name.clone(), s);
-                if p.get("required") == Some(&Value::Bool(true)) {
-                    required.push(Value::String(name.clone()));
-                }
-            }
-            let any_required = !required.is_empty();
-            body = Some(RequestBody {
-                content_type: "application/x-www-form-urlencoded".into(),
-                kind: BodyKind::Form,
-                required: any_required,
-                description: None,
-                schema: serde_json::json!({"type": "object", "properties": props, "required": required}),
-            });
+            body = Some(body::form_data(&form_fields, multipart, &mut |s| {
+                translate(s, &mut deps)
+            })?);
         }
 
         if let Some(rb) = op.get("requestBody") {
             let rb = deref(self.root, rb).map_err(|e| format!("requestBody: {e}"))?;
-            let content = rb
-                .get("content")
-                .and_then(Value::as_object)
-                .ok_or("requestBody has no `content`")?;
-            let (ct, media) = pick_request_media(content).ok_or_else(|| {
-                format!(
-                    "no supported request body media type (has: {}); multipart/form-data is not supported yet",
-                    content.keys().cloned().collect::<Vec<_>>().join(", ")
-                )
-            })?;
-            let kind = body_kind(ct);
-            let s = media.get("schema").cloned().unwrap_or(match kind {
-                BodyKind::Raw => serde_json::json!({"type": "string"}),
-                _ => Value::Bool(true),
-            });
-            let schema = translate(&s, &mut deps)?;
-            let schema = if kind == BodyKind::Raw {
-                raw_body_schema(schema)
-            } else {
-                schema
-            };
-            body = Some(RequestBody {
-                content_type: ct.to_string(),
-                kind,
-                required: rb.get("required") == Some(&Value::Bool(true)),
-                description: rb
-                    .get("description")
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
-                schema,
-            });
+            body = Some(body::request_body(self.root, self.version, rb, &mut |s| {
+                translate(s, &mut deps)
+            })?);
         }
 
         // Output: the first JSON 2xx response schema.
@@ -773,55 +746,11 @@ impl<'a> OpCtx<'a> {
                 continue;
             }
             let content = r.get("content").and_then(Value::as_object)?;
-            if let Some((_, m)) = content.iter().find(|(ct, _)| is_json(ct)) {
+            if let Some((_, m)) = content.iter().find(|(ct, _)| body::is_json(ct)) {
                 return m.get("schema");
             }
         }
         None
-    }
-}
-
-fn is_json(ct: &str) -> bool {
-    let ct = ct
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    ct == "application/json" || ct.ends_with("+json") || ct == "*/*"
-}
-
-fn body_kind(ct: &str) -> BodyKind {
-    if is_json(ct) {
-        BodyKind::Json
-    } else if ct.starts_with("application/x-www-form-urlencoded") {
-        BodyKind::Form
-    } else {
-        BodyKind::Raw
-    }
-}
-
-/// Preferred request media type: JSON, then form, then any non-multipart type sent raw.
-fn pick_request_media(content: &Map<String, Value>) -> Option<(&str, &Value)> {
-    let by = |f: &dyn Fn(&str) -> bool| {
-        content
-            .iter()
-            .find(|(ct, _)| f(ct))
-            .map(|(ct, m)| (ct.as_str(), m))
-    };
-    by(&|ct| is_json(ct) && ct != "*/*")
-        .or_else(|| by(&|ct| ct.starts_with("application/x-www-form-urlencoded")))
-        .or_else(|| by(&|ct| !ct.starts_with("multipart/")))
-}
-
-/// A raw body travels as a string; a binary schema becomes a plain string one.
-fn raw_body_schema(schema: Value) -> Value {
-    match schema {
-        Value::Object(mut o) if o.get("type") == Some(&Value::String("string".into())) => {
-            o.remove("format");
-            Value::Object(o)
-        }
-        _ => serde_json::json!({"type": "string"}),
     }
 }
 
@@ -889,6 +818,7 @@ fn param_style(p: &Value, loc: Location, version: SpecVersion) -> (Style, bool) 
         Some("pipeDelimited") => Style::PipeDelimited,
         Some("deepObject") => Style::DeepObject,
         Some("simple") => Style::Simple,
+        Some("cookie") => Style::Cookie,
         _ => match loc {
             Location::Query | Location::Cookie => Style::Form,
             _ => Style::Simple,
@@ -897,7 +827,7 @@ fn param_style(p: &Value, loc: Location, version: SpecVersion) -> (Style, bool) 
     let explode = p
         .get("explode")
         .and_then(Value::as_bool)
-        .unwrap_or(style == Style::Form);
+        .unwrap_or(matches!(style, Style::Form | Style::Cookie));
     (style, explode)
 }
 

@@ -4,6 +4,8 @@
 //! input schema and the [`ArgBinding`]s that say where each argument goes upstream) plus a
 //! report line per operation for `inspect` and the start-up log.
 
+pub mod direction;
+pub mod mirror;
 pub mod naming;
 
 use std::collections::{HashMap, HashSet};
@@ -15,6 +17,7 @@ use serde_json::{Map, Value, json};
 
 use crate::config::{ApiConfig, ConfigError, ToolOverride};
 use crate::ingest::{ApiSpec, BodyKind, Location, Operation};
+use direction::Direction;
 
 /// One include/exclude rule; every field given must match.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
@@ -132,6 +135,8 @@ pub struct MappedTool {
     /// JSON Schema of `structuredContent`, when the 2xx response is a JSON object.
     pub output_schema: Option<Arc<Map<String, Value>>>,
     pub bindings: Vec<ArgBinding>,
+    /// Arguments marked `x-mcp-header` (header parameters mirrored in `Mcp-Param-*`, SEP-2243).
+    pub mirrored: Vec<String>,
     pub op: Operation,
     /// Scopes a caller needs: any one alternative, all of its scopes. Empty: none needed.
     pub scopes: Vec<Vec<String>>,
@@ -322,6 +327,12 @@ pub fn map_api_stable<T>(
     let mut tools = Vec::new();
     // Headers the downstream config sets: a client never supplies them.
     let owned_headers = api.downstream.header_names();
+    // Which shared definitions mark properties read- or write-only: found once per document.
+    let marks = spec
+        .operations
+        .first()
+        .map(|op| direction::Marks::new(&op.defs))
+        .unwrap_or_default();
     for (i, name, mut notes, over) in chosen {
         let mut final_name = name.clone();
         let explicit_here = explicit.contains(name.as_str()) && taken.get(&name) == Some(&i);
@@ -353,6 +364,7 @@ pub fn map_api_stable<T>(
             &mut r.notes,
             with_output.then_some(max_output_schema_bytes),
             &owned_headers,
+            &marks,
         );
         tool.scopes = tool_scopes(op, over, &api.auth.default_tool_scopes);
         r.scopes = tool.scopes.clone();
@@ -375,8 +387,9 @@ fn build_tool(
     // `None`: output schemas are off for this tool (config).
     max_output_schema_bytes: Option<usize>,
     owned_headers: &[String],
+    marks: &direction::Marks,
 ) -> MappedTool {
-    let (input_schema, bindings) = input_schema(op, notes, owned_headers);
+    let (input_schema, bindings, mirrored) = input_schema(op, notes, owned_headers, marks);
     let output_schema = op.output_schema.as_ref().and_then(|s| {
         let max_output_schema_bytes = max_output_schema_bytes?;
         // MCP requires structuredContent to be an object: only object schemas qualify.
@@ -394,6 +407,7 @@ fn build_tool(
             Value::Object(o) => used_defs(o, &op.defs),
             _ => Map::new(),
         };
+        let write_only = marks.write_only(s, &out_defs);
         let size = serde_json::to_vec(s).map_or(0, |v| v.len())
             + serde_json::to_vec(&out_defs).map_or(0, |v| v.len());
         if size > max_output_schema_bytes {
@@ -411,6 +425,11 @@ fn build_tool(
             };
             if !out_defs.is_empty() {
                 s.insert("$defs".into(), Value::Object(out_defs));
+            }
+            // Write-only properties are never in an answer (see `direction`).
+            if write_only && direction::strip(&mut s, Direction::Response, false)
+            {
+                prune_defs(&mut s);
             }
             if s.contains_key("$ref") {
                 // A bare `$ref` root is fine for validators but not for every client.
@@ -450,6 +469,7 @@ fn build_tool(
         input_schema: Arc::new(input_schema),
         output_schema,
         bindings,
+        mirrored,
         // The tool keeps what a call needs; schemas live in the tool's own `inputSchema`.
         op: op.for_calls(),
         scopes: vec![],
@@ -504,8 +524,11 @@ fn input_schema(
     op: &Operation,
     notes: &mut Vec<String>,
     owned_headers: &[String],
-) -> (Map<String, Value>, Vec<ArgBinding>) {
+    marks: &direction::Marks,
+) -> (Map<String, Value>, Vec<ArgBinding>, Vec<String>) {
     let mut props = Map::new();
+    let mut mirrored = Vec::new();
+    let mut mirror_names = Vec::new();
     let mut required = Vec::new();
     let mut bindings = Vec::new();
     let mut claim = |raw: &str, suffix: &str, props: &Map<String, Value>| -> String {
@@ -564,6 +587,9 @@ fn input_schema(
                 .unwrap_or(note);
             o.insert("description".into(), d.into());
         }
+        if p.location == Location::Header && mirror::mark(&p.name, &mut s, &mut mirror_names) {
+            mirrored.push(arg.clone());
+        }
         props.insert(arg.clone(), s);
         if p.required {
             required.push(Value::String(arg.clone()));
@@ -576,7 +602,7 @@ fn input_schema(
     if let Some(body) = &op.body {
         let flat = flattenable(&body.schema, &op.defs, body.required);
         match (body.kind, flat) {
-            (BodyKind::Json | BodyKind::Form, Some((fields, req))) => {
+            (BodyKind::Json | BodyKind::Form | BodyKind::Multipart, Some((fields, req))) => {
                 for (field, s) in fields {
                     let arg = claim(field, "body", &props);
                     props.insert(arg.clone(), s.clone());
@@ -616,11 +642,27 @@ fn input_schema(
     }
     schema.insert("additionalProperties".into(), Value::Bool(false));
     let defs = used_defs(&schema, &op.defs);
+    let read_only = marks.read_only(&schema, &defs);
     if !defs.is_empty() {
         schema.insert("$defs".into(), Value::Object(defs));
     }
+    // Read-only properties are never arguments, nested ones included (see `direction`).
+    if read_only && direction::strip(&mut schema, Direction::Request, true) {
+        prune_defs(&mut schema);
+    }
     notes.extend(owned_notes);
-    (schema, bindings)
+    (schema, bindings, mirrored)
+}
+
+/// Drop the `$defs` entries a schema no longer reaches.
+fn prune_defs(schema: &mut Map<String, Value>) {
+    let Some(Value::Object(defs)) = schema.remove("$defs") else {
+        return;
+    };
+    let keep = used_defs(schema, &defs);
+    if !keep.is_empty() {
+        schema.insert("$defs".into(), Value::Object(keep));
+    }
 }
 
 /// The `$defs` entries a schema reaches (flattening a body can leave some unused).
@@ -702,7 +744,13 @@ fn flattenable<'a>(
     {
         return None;
     }
-    let props = o.get("properties")?.as_object()?;
+    // Read-only fields are not arguments, and not required of a request (see `direction`).
+    let props: Vec<(&String, &Value)> = o
+        .get("properties")?
+        .as_object()?
+        .iter()
+        .filter(|(_, p)| !direction::is_hidden(p, defs, Direction::Request))
+        .collect();
     if props.is_empty() {
         return None;
     }
@@ -712,6 +760,7 @@ fn flattenable<'a>(
         .map(|a| {
             a.iter()
                 .filter_map(Value::as_str)
+                .filter(|r| props.iter().any(|(k, _)| k == r))
                 .map(str::to_string)
                 .collect()
         })
@@ -719,7 +768,7 @@ fn flattenable<'a>(
     if !body_required && !req.is_empty() {
         return None;
     }
-    Some((props.iter().collect(), req))
+    Some((props, req))
 }
 
 #[cfg(test)]

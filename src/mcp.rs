@@ -4,11 +4,14 @@
 //! `server/discover`, header checks, JSON or SSE answers); this handler only lists the
 //! prebuilt pages, validates arguments with the prebuilt validators and calls upstream.
 
+mod empty;
+
 use std::sync::Arc;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, Implementation, ListToolsResult,
-    PaginatedRequestParams, ServerCapabilities, ServerConfig, SubscriptionFilter, Tool,
+    CallToolRequestParams, CallToolResponse, GetPromptRequestParams, GetPromptResponse,
+    Implementation, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
+    ReadResourceResponse, ServerConfig, SubscriptionFilter, Tool,
 };
 use rmcp::service::{RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -62,11 +65,7 @@ impl ServerHandler for McpApi {
             env!("CARGO_PKG_VERSION"),
         );
         info.title = Some(self.api.title.clone());
-        let caps = ServerCapabilities::builder()
-            .enable_tools()
-            .enable_tool_list_changed()
-            .build();
-        let mut cfg = ServerConfig::new(caps).with_server_info(info);
+        let mut cfg = ServerConfig::new(empty::capabilities()).with_server_info(info);
         let mut instructions = format!(
             "Tools for the {} REST API: each tool calls one operation.",
             self.api.title
@@ -204,6 +203,23 @@ impl ServerHandler for McpApi {
         .await
         .into_result()
         .into())
+    }
+
+    // Prompts and resources: declared, and there are none (see `empty`).
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        Err(empty::unknown_prompt(&request.name))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        Err(empty::unknown_resource(&request.uri))
     }
 }
 

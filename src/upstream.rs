@@ -3,6 +3,8 @@
 
 pub mod client;
 pub mod encode;
+pub mod form;
+pub mod multipart;
 pub mod policy;
 
 use std::sync::atomic::Ordering;
@@ -139,6 +141,8 @@ impl Upstream {
                     match p.location {
                         Location::Path => path_values.push((&p.name, encode::path_value(p, v)?)),
                         Location::Query => encode::query_pairs(p, v, &mut query),
+                        // A null header is not sent (RFC 6570: undefined).
+                        Location::Header if v.is_null() => {}
                         Location::Header => {
                             let s = encode::header_value(p, v)?;
                             let name = HeaderName::from_bytes(p.name.as_bytes())
@@ -147,10 +151,7 @@ impl Upstream {
                                 .map_err(|_| UpstreamError::BadHeader(p.name.clone()))?;
                             headers.insert(name, value);
                         }
-                        Location::Cookie => {
-                            let s = encode::scalar(v);
-                            cookies.push(format!("{}={}", encode::enc(&p.name), encode::enc(&s)));
-                        }
+                        Location::Cookie => encode::cookie_pairs(p, v, &mut cookies),
                     }
                 }
                 Target::BodyField(f) => {
@@ -169,7 +170,7 @@ impl Upstream {
             target.push('?');
             target.push_str(&query.join("&"));
         }
-        let mut content: Option<(&str, Vec<u8>)> = None;
+        let mut content: Option<(std::borrow::Cow<'_, str>, Vec<u8>)> = None;
         if let Some(body) = &op.body {
             let payload: Option<Value> = match whole_body {
                 Some(v) => Some(v.clone()),
@@ -179,15 +180,29 @@ impl Upstream {
                 None => None,
             };
             if let Some(payload) = payload {
-                let bytes = match body.kind {
-                    BodyKind::Json => serde_json::to_vec(&payload).expect("a Value serializes"),
-                    BodyKind::Form => match &payload {
-                        Value::Object(o) => encode::form_body(o).into_bytes(),
-                        other => encode::scalar(other).into_bytes(),
-                    },
-                    BodyKind::Raw => encode::scalar(&payload).into_bytes(),
-                };
-                content = Some((body.content_type.as_str(), bytes));
+                let ct = std::borrow::Cow::Borrowed(body.content_type.as_str());
+                content = Some(match (body.kind, &payload) {
+                    (BodyKind::Json, _) => (
+                        ct,
+                        serde_json::to_vec(&payload).expect("a Value serializes"),
+                    ),
+                    (BodyKind::Form, Value::Object(o)) => {
+                        let mut pairs = Vec::new();
+                        for (k, v) in o {
+                            form::pairs(k, v, body.encoding.get(k), &mut pairs);
+                        }
+                        (ct, form::urlencoded(&pairs).into_bytes())
+                    }
+                    (BodyKind::Multipart, Value::Object(o)) => {
+                        let (ct, bytes) = multipart::form_data(o, &body.encoding)?;
+                        (ct.into(), bytes)
+                    }
+                    (BodyKind::Binary, v) => (
+                        crate::ingest::body::concrete(&body.content_type).into(),
+                        multipart::base64(&encode::scalar(v), "body")?,
+                    ),
+                    (_, other) => (ct, encode::scalar(other).into_bytes()),
+                });
             }
         }
         if !cookies.is_empty() {
@@ -219,7 +234,7 @@ impl Upstream {
         h.extend(headers);
         let body = match content {
             Some((ct, bytes)) => {
-                let ct = HeaderValue::from_str(ct)
+                let ct = HeaderValue::from_str(&ct)
                     .map_err(|_| UpstreamError::BadHeader("Content-Type".into()))?;
                 req.headers_mut().insert(CONTENT_TYPE, ct);
                 Bytes::from(bytes)
@@ -265,28 +280,34 @@ pub fn is_json(content_type: &[u8]) -> bool {
 }
 
 /// The path template with each `{name}` that has a value replaced by it (values are already
-/// percent-encoded); a placeholder without a value stays as written.
+/// percent-encoded); a placeholder without a value stays as written (encoded).
+///
+/// The template's own text is path text: OpenAPI appends it to the server URL "no relative URL
+/// resolution" (3.1.1, Paths Object), so a `#` or `?` in it (AWS descriptions write
+/// `/#X-Amz-Target=...` to keep operations apart) is a character of the path and is sent as
+/// `%23` / `%3F` (RFC 3986 3.3: neither is a `pchar`), as is anything else a path may not hold.
 fn expand(template: &str, values: &[(&str, String)], out: &mut String) {
+    let literal = |s: &str, out: &mut String| out.extend(encode::path_literal(s));
     let mut rest = template;
     while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
+        literal(&rest[..open], out);
         let after = &rest[open + 1..];
         match after.find('}') {
             Some(close) => {
                 let name = &after[..close];
                 match values.iter().find(|(n, _)| *n == name) {
                     Some((_, v)) => out.push_str(v),
-                    None => out.push_str(&rest[open..open + close + 2]),
+                    None => literal(&rest[open..open + close + 2], out),
                 }
                 rest = &after[close + 1..];
             }
             None => {
-                out.push_str(&rest[open..]);
+                literal(&rest[open..], out);
                 rest = "";
             }
         }
     }
-    out.push_str(rest);
+    literal(rest, out);
 }
 
 const EXCERPT: usize = 1000;
@@ -410,6 +431,18 @@ mod tests {
         let mut out = String::new();
         let values = [("id", "7".to_string()), ("sub", "a%2Fb".to_string())];
         expand("/t/{id}/x/{sub}/{id}{missing}/{", &values, &mut out);
-        assert_eq!(out, "/t/7/x/a%2Fb/7{missing}/{");
+        assert_eq!(out, "/t/7/x/a%2Fb/7%7Bmissing%7D/%7B");
+    }
+
+    #[test]
+    fn a_templates_own_text_stays_in_the_path() {
+        let mut out = String::new();
+        expand("/#X-Amz-Target=Svc.Op", &[], &mut out);
+        assert_eq!(out, "/%23X-Amz-Target=Svc.Op");
+        out.clear();
+        let values = [("id", "7".to_string())];
+        expand("/a?b/{id}#c d/%2F/é;x=1", &values, &mut out);
+        assert_eq!(out, "/a%3Fb/7%23c%20d/%2F/%C3%A9;x=1");
+        assert!(encode::check_expanded("/a?b/{id}", "/a%3Fb/7").is_ok());
     }
 }

@@ -14,8 +14,10 @@ const STRICT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'_')
     .remove(b'~');
-/// `allowReserved` query values keep RFC 3986 reserved characters, except the ones that would
-/// break the query itself (`&`, `=`, `#`, `+`).
+/// `allowReserved` values keep RFC 3986 reserved characters, except the ones a query or form
+/// may not hold as data: `[`, `]`, `#` ("not allowed in the query string") and `&`, `=`, `+`
+/// ("special meaning in `application/x-www-form-urlencoded`"), 3.1.1 Encoding Object and
+/// Parameter Object, `allowReserved`.
 const RESERVED_OK: &AsciiSet = &STRICT
     .remove(b':')
     .remove(b'/')
@@ -28,9 +30,33 @@ const RESERVED_OK: &AsciiSet = &STRICT
     .remove(b')')
     .remove(b'*')
     .remove(b',')
-    .remove(b';')
-    .remove(b'[')
-    .remove(b']');
+    .remove(b';');
+
+/// RFC 6570 reserved expansion (`allowReserved`): reserved characters ([`RESERVED_OK`]) and
+/// percent-encoded triples pass through unchanged, everything else is percent-encoded
+/// ("including `%` outside of percent-encoded triples").
+pub fn reserved(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let mut start = 0;
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && b[i + 1].is_ascii_hexdigit()
+            && b[i + 2].is_ascii_hexdigit()
+        {
+            out.extend(utf8_percent_encode(&s[start..i], RESERVED_OK));
+            out.push_str(&s[i..i + 3]);
+            i += 3;
+            start = i;
+        } else {
+            i += 1;
+        }
+    }
+    out.extend(utf8_percent_encode(&s[start..], RESERVED_OK));
+    out
+}
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum EncodeError {
@@ -48,6 +74,12 @@ pub enum EncodeError {
     PathEscape(String),
     #[error("path parameter `{0}` must not be empty")]
     EmptyPath(String),
+    #[error("argument `{0}` is not valid base64: {1}")]
+    Base64(String, String),
+    #[error(
+        "argument `{0}` must be a file name or media type without line breaks or control characters"
+    )]
+    PartHeader(String),
 }
 
 /// The expanded request path must not gain a `.` or `..` segment the template did not have,
@@ -73,6 +105,31 @@ pub fn check_expanded(template: &str, expanded: &str) -> Result<(), EncodeError>
     Ok(())
 }
 
+/// What a path template's own text may hold as it is: RFC 3986 `pchar`s (unreserved,
+/// sub-delims, `:` and `@`), `/`, and `%` (the template's own percent-encoded triples).
+const PATH_TEXT: &AsciiSet = &STRICT
+    .remove(b'/')
+    .remove(b'%')
+    .remove(b':')
+    .remove(b'@')
+    .remove(b'!')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'*')
+    .remove(b'+')
+    .remove(b',')
+    .remove(b';')
+    .remove(b'=');
+
+/// A path template's literal text, percent-encoded where a path may not hold a character
+/// (`#`, `?`, spaces, non-ASCII, ...).
+pub fn path_literal(s: &str) -> impl Iterator<Item = &str> {
+    utf8_percent_encode(s, PATH_TEXT)
+}
+
 pub fn enc(s: &str) -> String {
     utf8_percent_encode(s, STRICT).collect()
 }
@@ -94,7 +151,10 @@ pub fn scalar(v: &Value) -> String {
 /// segment (`.`, `..`, also once percent-decoded), whatever the value's type: label style's
 /// prefix and separators are dots themselves (`""` -> `.`, `["", ""]` -> `..`).
 pub fn path_value(p: &Parameter, v: &Value) -> Result<String, EncodeError> {
-    let out = serialize_path(p, v);
+    let out = match &p.content {
+        Some(media_type) => enc(&content_text(media_type, v)),
+        None => serialize_path(p, v),
+    };
     if out.is_empty() {
         return Err(EncodeError::EmptyPath(p.name.clone()));
     }
@@ -191,45 +251,156 @@ fn object_pairs(m: &Map<String, Value>) -> Vec<(String, String)> {
     m.iter().map(|(k, v)| (enc(k), enc(&scalar(v)))).collect()
 }
 
-/// Append one query parameter (encoded) to `out` as `name=value` pairs.
-pub fn query_pairs(p: &Parameter, v: &Value, out: &mut Vec<String>) {
-    let set = if p.allow_reserved {
-        RESERVED_OK
+/// A `content` parameter's value as text: JSON text for a JSON media type (a string comes
+/// out quoted), else the value as written ("the equivalent of using `content`", 3.1.1
+/// Parameter Object, "Fixed Fields for use with `content`").
+fn content_text(media_type: &str, v: &Value) -> String {
+    if crate::ingest::body::is_json(media_type) {
+        v.to_string()
     } else {
-        STRICT
-    };
-    let e = |s: &str| utf8_percent_encode(s, set).to_string();
-    let name = enc(&p.name);
+        scalar(v)
+    }
+}
+
+/// An array or object with nothing in it is "undefined" (RFC 6570 2.3), as `null` is: such a
+/// query or cookie parameter is not sent.
+fn undefined(v: &Value) -> bool {
     match v {
-        Value::Null => {}
+        Value::Null => true,
+        Value::Array(a) => a.is_empty(),
+        Value::Object(m) => m.is_empty(),
+        _ => false,
+    }
+}
+
+/// Append one query parameter (encoded) to `out` as `name=value` pairs, per the style table
+/// of the Parameter Object (3.1.1, "Style Examples"): `form` (exploded or not),
+/// `spaceDelimited` (`%20`), `pipeDelimited` (`%7C`: `|` is not allowed in a query, Appendix
+/// E) and `deepObject` (brackets, nested ones included: see `form`), items percent-encoded one
+/// by one so a delimiter inside a value never reads as one.
+pub fn query_pairs(p: &Parameter, v: &Value, out: &mut Vec<String>) {
+    let e = |s: &str| {
+        if p.allow_reserved {
+            reserved(s)
+        } else {
+            enc(s)
+        }
+    };
+    let name = enc(&p.name);
+    if let Some(media_type) = &p.content {
+        if !v.is_null() {
+            out.push(format!("{name}={}", e(&content_text(media_type, v))));
+        }
+        return;
+    }
+    if undefined(v) {
+        return;
+    }
+    let delim = match p.style {
+        Style::SpaceDelimited => "%20",
+        Style::PipeDelimited => "%7C",
+        Style::TabDelimited => "%09",
+        _ => ",",
+    };
+    match v {
+        _ if p.style == Style::DeepObject => query_brackets(name, v, &e, out),
+        Value::Array(items) if p.explode && p.style == Style::Form => out.extend(
+            items
+                .iter()
+                .filter(|i| !i.is_null())
+                .map(|i| format!("{name}={}", e(&scalar(i)))),
+        ),
         Value::Array(items) => {
             let items: Vec<String> = items.iter().map(|i| e(&scalar(i))).collect();
-            let delim = match p.style {
-                Style::SpaceDelimited => "%20",
-                Style::PipeDelimited => "|",
-                Style::TabDelimited => "%09",
-                _ => ",",
-            };
-            if p.explode && p.style == Style::Form {
-                out.extend(items.iter().map(|i| format!("{name}={i}")));
-            } else {
-                out.push(format!("{name}={}", items.join(delim)));
+            out.push(format!("{name}={}", items.join(delim)));
+        }
+        Value::Object(m) if p.explode && p.style == Style::Form => out.extend(
+            m.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| format!("{}={}", enc(k), e(&scalar(v)))),
+        ),
+        Value::Object(m) => {
+            let flat: Vec<String> = m.iter().flat_map(|(k, v)| [e(k), e(&scalar(v))]).collect();
+            out.push(format!("{name}={}", flat.join(delim)));
+        }
+        s => out.push(format!("{name}={}", e(&scalar(s)))),
+    }
+}
+
+/// `deepObject`: `name[key]=value`, brackets percent-encoded (Appendix E), nested objects and
+/// list items (`name[0]`) all the way down.
+fn query_brackets(prefix: String, v: &Value, e: &dyn Fn(&str) -> String, out: &mut Vec<String>) {
+    match v {
+        Value::Null => {}
+        Value::Object(m) => {
+            for (k, v) in m {
+                query_brackets(format!("{prefix}%5B{}%5D", enc(k)), v, e, out);
             }
         }
-        Value::Object(m) => match p.style {
-            Style::DeepObject => out.extend(
-                m.iter()
-                    .map(|(k, v)| format!("{name}%5B{}%5D={}", enc(k), e(&scalar(v)))),
-            ),
-            _ if p.explode => out.extend(
-                m.iter()
-                    .map(|(k, v)| format!("{}={}", enc(k), e(&scalar(v)))),
-            ),
-            _ => {
-                let flat: Vec<String> = m.iter().flat_map(|(k, v)| [e(k), e(&scalar(v))]).collect();
-                out.push(format!("{name}={}", flat.join(",")));
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                query_brackets(format!("{prefix}%5B{i}%5D"), v, e, out);
             }
-        },
+        }
+        s => out.push(format!("{prefix}={}", e(&scalar(s)))),
+    }
+}
+
+/// Cookie characters that must be escaped in a `style: cookie` value (3.2), which otherwise
+/// "does not apply or remove percent-encoding": what RFC 6265's `cookie-octet` excludes
+/// (controls, space, `"`, `,`, `;`, `\`), and `%` so that an escape reads back unambiguously.
+const COOKIE_UNSAFE: &AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b',')
+    .add(b';')
+    .add(b'\\')
+    .add(b'%')
+    .add(0x7f);
+
+/// Append one cookie parameter's `name=value` pairs to `out` (joined with `; ` by the caller).
+/// `form` (the 3.0/3.1 default) percent-encodes like a query; several values are separate
+/// pairs when exploded, as 3.2's `cookie` style writes them (`color=blue; color=black`,
+/// `R=100; G=200`): "name=value pairs in cookies are delimited by `;` ... rather than `&`"
+/// (3.1.1 Appendix D).
+pub fn cookie_pairs(p: &Parameter, v: &Value, out: &mut Vec<String>) {
+    let e = |s: &str| {
+        if p.style == Style::Cookie {
+            utf8_percent_encode(s, COOKIE_UNSAFE).to_string()
+        } else {
+            enc(s)
+        }
+    };
+    let name = e(&p.name);
+    if let Some(media_type) = &p.content {
+        if !v.is_null() {
+            out.push(format!("{name}={}", e(&content_text(media_type, v))));
+        }
+        return;
+    }
+    if undefined(v) {
+        return;
+    }
+    match v {
+        Value::Array(items) if p.explode => out.extend(
+            items
+                .iter()
+                .filter(|i| !i.is_null())
+                .map(|i| format!("{name}={}", e(&scalar(i)))),
+        ),
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(|i| e(&scalar(i))).collect();
+            out.push(format!("{name}={}", items.join(",")));
+        }
+        Value::Object(m) if p.explode => out.extend(
+            m.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| format!("{}={}", e(k), e(&scalar(v)))),
+        ),
+        Value::Object(m) => {
+            let flat: Vec<String> = m.iter().flat_map(|(k, v)| [e(k), e(&scalar(v))]).collect();
+            out.push(format!("{name}={}", flat.join(",")));
+        }
         s => out.push(format!("{name}={}", e(&scalar(s)))),
     }
 }
@@ -237,6 +408,7 @@ pub fn query_pairs(p: &Parameter, v: &Value, out: &mut Vec<String>) {
 /// A header value (style simple), refusing control characters.
 pub fn header_value(p: &Parameter, v: &Value) -> Result<String, EncodeError> {
     let s = match v {
+        _ if p.content.is_some() => content_text(p.content.as_deref().unwrap_or_default(), v),
         Value::Array(items) => items.iter().map(scalar).collect::<Vec<_>>().join(","),
         Value::Object(m) => {
             let sep = if p.explode { "=" } else { "," };
@@ -253,231 +425,5 @@ pub fn header_value(p: &Parameter, v: &Value) -> Result<String, EncodeError> {
     Ok(s)
 }
 
-/// `application/x-www-form-urlencoded` body from an object (nested values as JSON text).
-pub fn form_body(obj: &Map<String, Value>) -> String {
-    let mut ser = url::form_urlencoded::Serializer::new(String::new());
-    for (k, v) in obj {
-        match v {
-            Value::Array(items) => {
-                for i in items {
-                    ser.append_pair(k, &scalar(i));
-                }
-            }
-            Value::Null => {}
-            other => {
-                ser.append_pair(k, &scalar(other));
-            }
-        }
-    }
-    ser.finish()
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::ingest::Location;
-    use serde_json::json;
-
-    fn param(name: &str, location: Location, style: Style, explode: bool) -> Parameter {
-        Parameter {
-            name: name.into(),
-            location,
-            required: false,
-            description: None,
-            schema: json!({}),
-            style,
-            explode,
-            allow_reserved: false,
-        }
-    }
-
-    #[test]
-    fn path_values_cannot_escape_the_template() {
-        let p = param("id", Location::Path, Style::Simple, false);
-        assert_eq!(path_value(&p, &json!("../admin")).unwrap(), "..%2Fadmin");
-        assert_eq!(path_value(&p, &json!("a/b?c#d")).unwrap(), "a%2Fb%3Fc%23d");
-        assert_eq!(
-            path_value(&p, &json!("..")).unwrap_err(),
-            EncodeError::DotSegment("id".into())
-        );
-        assert_eq!(path_value(&p, &json!([1, 2])).unwrap(), "1,2");
-        let m = param("id", Location::Path, Style::Matrix, true);
-        assert_eq!(path_value(&m, &json!([1, 2])).unwrap(), ";id=1;id=2");
-        let l = param("id", Location::Path, Style::Label, false);
-        assert_eq!(path_value(&l, &json!(5)).unwrap(), ".5");
-    }
-
-    /// Every path style x value type, as in the OpenAPI style table (`color`, explode or not).
-    #[test]
-    fn path_styles_serialize_per_openapi() {
-        let arr = json!(["blue", "black", "brown"]);
-        let obj = json!({"R": 100, "G": 200, "B": 150});
-        let cases = [
-            (Style::Simple, false, json!("blue"), "blue"),
-            (Style::Simple, true, json!("blue"), "blue"),
-            (Style::Simple, false, arr.clone(), "blue,black,brown"),
-            (Style::Simple, true, arr.clone(), "blue,black,brown"),
-            (Style::Simple, false, obj.clone(), "R,100,G,200,B,150"),
-            (Style::Simple, true, obj.clone(), "R=100,G=200,B=150"),
-            (Style::Label, false, json!("blue"), ".blue"),
-            (Style::Label, true, json!("blue"), ".blue"),
-            (Style::Label, false, arr.clone(), ".blue,black,brown"),
-            (Style::Label, true, arr.clone(), ".blue.black.brown"),
-            (Style::Label, false, obj.clone(), ".R,100,G,200,B,150"),
-            (Style::Label, true, obj.clone(), ".R=100.G=200.B=150"),
-            (Style::Matrix, false, json!("blue"), ";color=blue"),
-            (Style::Matrix, true, json!("blue"), ";color=blue"),
-            (Style::Matrix, false, arr.clone(), ";color=blue,black,brown"),
-            (
-                Style::Matrix,
-                true,
-                arr.clone(),
-                ";color=blue;color=black;color=brown",
-            ),
-            (
-                Style::Matrix,
-                false,
-                obj.clone(),
-                ";color=R,100,G,200,B,150",
-            ),
-            (Style::Matrix, true, obj.clone(), ";R=100;G=200;B=150"),
-            // Empty values (the table's `empty` column): simple's empty string is refused
-            // (it would make `//`, see below), label's `.` too.
-            (Style::Matrix, false, json!(""), ";color"),
-            // Every item is percent-encoded: a `/` inside one never adds a segment.
-            (Style::Simple, false, json!(["a/b", "c?d"]), "a%2Fb,c%3Fd"),
-            (Style::Label, true, json!(["a/b", "."]), ".a%2Fb.."),
-            (Style::Matrix, true, json!({"k/": "v/"}), ";k%2F=v%2F"),
-            (Style::Simple, true, json!({"..": ".."}), "..=.."),
-            (Style::Simple, false, json!(["..", ".."]), "..,.."),
-            (Style::Label, false, json!(["", ""]), ".,"),
-            (Style::Label, true, json!({"": ""}), ".="),
-            (Style::Matrix, true, json!(".."), ";color=.."),
-            (Style::Simple, false, json!("..."), "..."),
-        ];
-        assert_eq!(
-            path_value(
-                &param("color", Location::Path, Style::Simple, false),
-                &json!("")
-            ),
-            Err(EncodeError::EmptyPath("color".into()))
-        );
-        for (style, explode, value, want) in cases {
-            let p = param("color", Location::Path, style, explode);
-            let got = path_value(&p, &value);
-            assert_eq!(
-                got.as_deref(),
-                Ok(want),
-                "{style:?} explode={explode} {value}"
-            );
-            assert!(!want.contains('/') && !want.to_ascii_uppercase().contains("%2E"));
-        }
-    }
-
-    /// Whatever the style and type, a value that is, or serializes to, a dot segment (also
-    /// once percent-decoded) is refused, naming the parameter.
-    #[test]
-    fn no_path_value_makes_a_dot_segment() {
-        let refused = [
-            (Style::Simple, false, json!(".")),
-            (Style::Simple, true, json!("..")),
-            // The review's exploits: array-valued path arguments.
-            (Style::Simple, false, json!([".."])),
-            (Style::Simple, true, json!([".."])),
-            (Style::Simple, false, json!(["."])),
-            // Percent-encoded dots, which servers normalise to `.` (RFC 3986 6.2.2.2).
-            (Style::Simple, false, json!("%2E%2E")),
-            (Style::Simple, false, json!("%2e.")),
-            (Style::Simple, false, json!(["%2E"])),
-            (Style::Simple, false, json!("%252E%252E")),
-            // Label: the `.` prefix and separators are dots themselves.
-            (Style::Label, false, json!("")),
-            (Style::Label, true, json!("")),
-            (Style::Label, false, json!(".")),
-            (Style::Label, false, json!([])),
-            (Style::Label, true, json!([])),
-            (Style::Label, true, json!([""])),
-            (Style::Label, true, json!(["", ""])),
-            (Style::Label, false, json!(["."])),
-            (Style::Label, true, json!(["."])),
-            (Style::Label, false, json!({})),
-            (Style::Label, true, json!({})),
-            (Style::Label, false, json!(null)),
-        ];
-        for (style, explode, value) in refused {
-            let p = param("itemId", Location::Path, style, explode);
-            assert_eq!(
-                path_value(&p, &value),
-                Err(EncodeError::DotSegment("itemId".into())),
-                "{style:?} explode={explode} {value}"
-            );
-        }
-        let e = EncodeError::DotSegment("itemId".into()).to_string();
-        assert!(e.contains("`itemId`") && e.contains("must not be"), "{e}");
-    }
-
-    #[test]
-    fn the_expansion_is_checked_as_one_segment() {
-        let slash = Err(EncodeError::PathSlash("id".into()));
-        let dots = Err(EncodeError::DotSegment("id".into()));
-        assert_eq!(check_path_segment("id", "a/b"), slash);
-        assert_eq!(check_path_segment("id", "/"), slash);
-        assert_eq!(check_path_segment("id", "%2E%2E"), dots);
-        assert_eq!(check_path_segment("id", "%2e"), dots);
-        assert_eq!(check_path_segment("id", "%252e%252E"), dots);
-        assert_eq!(check_path_segment("id", ".%2E"), dots);
-        assert!(
-            check_path_segment("id", "%2E%2E%2E").is_ok(),
-            "`...` is a name"
-        );
-        assert!(check_path_segment("id", "%FF..").is_ok());
-        // A `/` inside an item is sent encoded and stays inside the segment (tests/gateway.rs
-        // sends `a/../b c` as `a%2F..%2Fb%20c`).
-        assert!(check_path_segment("id", "a%2F..%2Fb").is_ok());
-    }
-
-    /// Unreserved characters, `.` among them, are never percent-encoded, so the encoder itself
-    /// never writes `%2E`.
-    #[test]
-    fn dots_are_never_percent_encoded() {
-        assert_eq!(enc("a.b~c-d_e"), "a.b~c-d_e");
-        assert_eq!(enc(".."), "..");
-        assert_eq!(enc("%2E"), "%252E");
-    }
-
-    #[test]
-    fn query_styles() {
-        let mut out = vec![];
-        query_pairs(
-            &param("t", Location::Query, Style::Form, true),
-            &json!(["a b", "c&d"]),
-            &mut out,
-        );
-        query_pairs(
-            &param("u", Location::Query, Style::Form, false),
-            &json!([1, 2]),
-            &mut out,
-        );
-        query_pairs(
-            &param("v", Location::Query, Style::PipeDelimited, false),
-            &json!([1, 2]),
-            &mut out,
-        );
-        query_pairs(
-            &param("f", Location::Query, Style::DeepObject, true),
-            &json!({"x": 1}),
-            &mut out,
-        );
-        assert_eq!(out, ["t=a%20b", "t=c%26d", "u=1,2", "v=1|2", "f%5Bx%5D=1"]);
-    }
-
-    #[test]
-    fn header_line_breaks_are_refused() {
-        let p = param("X-Trace", Location::Header, Style::Simple, false);
-        assert!(header_value(&p, &json!("ok")).is_ok());
-        assert_eq!(
-            header_value(&p, &json!("a\r\nInjected: 1")).unwrap_err(),
-            EncodeError::HeaderControl("X-Trace".into())
-        );
-    }
-}
+mod tests;
