@@ -15,16 +15,45 @@ impl Live {
     /// store's (a failure is reported and skipped; a name the config also uses is the config's).
     pub async fn start(self: &Arc<Self>) -> anyhow::Result<()> {
         let shared = self.registry.load().shared.clone();
-        for api in shared.cfg.apis.clone() {
-            let started = Instant::now();
-            let b = config_build(api.clone())
-                .await
-                .map_err(anyhow::Error::msg)?;
-            let version = b.version;
-            let entry = self.build(shared.clone(), b, None).await?;
-            self.install(entry);
-            self.status
-                .record(&api.name, Trigger::Start, Ok(version), started.elapsed());
+        // Config APIs are built on every core at once (each build is single-threaded CPU
+        // work), then installed together.
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let permits = Arc::new(tokio::sync::Semaphore::new(cores));
+        let mut builds = tokio::task::JoinSet::new();
+        for (i, api) in shared.cfg.apis.iter().cloned().enumerate() {
+            let (live, shared, permits) = (self.clone(), shared.clone(), permits.clone());
+            builds.spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                let started = Instant::now();
+                let built = match config_build(api).await {
+                    Ok(b) => live.build(shared, b, None).await.map_err(|e| e.to_string()),
+                    Err(e) => Err(e),
+                };
+                (i, built, started.elapsed())
+            });
+        }
+        let mut built = Vec::with_capacity(shared.cfg.apis.len());
+        while let Some(done) = builds.join_next().await {
+            built.push(done.map_err(|e| anyhow::anyhow!("a build failed: {e}"))?);
+        }
+        built.sort_by_key(|b| b.0);
+        let mut entries = Vec::with_capacity(built.len());
+        for (i, result, took) in built {
+            let name = &shared.cfg.apis[i].name;
+            let entry = result.map_err(anyhow::Error::msg)?;
+            self.status.record(name, Trigger::Start, Ok(None), took);
+            entries.push(Arc::new(entry));
+        }
+        self.registry.rcu(|r| {
+            let mut n = r.with_shared(r.shared.clone());
+            n.apis = r.apis.clone();
+            for e in &entries {
+                n.apis.insert(e.name.clone(), e.clone());
+            }
+            n
+        });
+        for e in &entries {
+            self.notify(&e.name);
         }
         let Some(store) = &self.store else {
             return Ok(());
