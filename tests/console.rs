@@ -19,7 +19,8 @@ async fn the_console_in_a_real_browser() {
         "Chromium is needed at {chromium} (scripts/test.sh installs Debian's chromium)"
     );
     assert!(
-        root.join("tests/console/node_modules/playwright-core").exists(),
+        root.join("tests/console/node_modules/playwright-core")
+            .exists(),
         "run `npm ci` in tests/console (scripts/test.sh does)"
     );
     // The example backend (pet 1 is Rex), and the bundled spec pointed at it.
@@ -56,7 +57,10 @@ async fn the_console_in_a_real_browser() {
     let stdout = String::from_utf8_lossy(&run.stdout);
     let stderr = String::from_utf8_lossy(&run.stderr);
     eprintln!("{stdout}\n{stderr}");
-    assert!(run.status.success(), "the browser test failed:\n{stdout}\n{stderr}");
+    assert!(
+        run.status.success(),
+        "the browser test failed:\n{stdout}\n{stderr}"
+    );
     for shot in ["console-1280.png", "console-390.png"] {
         assert!(out.join(shot).exists(), "{shot} was not written");
     }

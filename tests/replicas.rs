@@ -1,0 +1,312 @@
+//! Several replicas: gateways sharing a PostgreSQL store (a real server each test starts), an
+//! admin write on one served by the others within 1 s, the database restarted under load; and
+//! a rolling restart behind a round-robin that loses no call.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::admin::{AdminClient, TOKEN, things_spec};
+use support::pg::Postgres;
+use support::{Backend, Gateway, is_error};
+
+/// A gateway with the admin API on, its store in `pg` (checked every `poll_secs`).
+fn replica(pg: &Postgres, dir: &std::path::Path, poll_secs: u64) -> Gateway {
+    std::fs::create_dir_all(dir).unwrap();
+    let token = dir.join("token");
+    std::fs::write(&token, TOKEN).unwrap();
+    Gateway::start(&format!(
+        "admin:\n  token_file: {}\nstore:\n  data_dir: {}\n  postgres:\n    url: {}\n    poll_secs: {poll_secs}\n",
+        token.display(),
+        dir.join("data").display(),
+        pg.url()
+    ))
+}
+
+/// The tool names `gw` serves for `api` (`None`: not served).
+async fn served(gw: &Gateway, api: &str) -> Option<Vec<String>> {
+    served_by(&gw.mcp(api)).await
+}
+
+async fn served_by(mcp: &support::Mcp) -> Option<Vec<String>> {
+    let r = mcp
+        .post_raw(
+            &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).to_string(),
+            &[("mcp-protocol-version", "2025-11-25")],
+        )
+        .await;
+    if r.status != 200 {
+        return None;
+    }
+    let mut names: Vec<String> = r.json()["result"]["tools"]
+        .as_array()?
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    Some(names)
+}
+
+/// How long until `gw` serves `want` for `api` (`None`: no longer served); fails after 5 s.
+async fn until_served(gw: &Gateway, api: &str, want: Option<&[&str]>) -> Duration {
+    let mcp = gw.mcp(api);
+    let started = Instant::now();
+    loop {
+        let now = served_by(&mcp).await;
+        if now
+            .as_deref()
+            .map(|v| v.iter().map(String::as_str).collect::<Vec<_>>())
+            == want.map(<[&str]>::to_vec)
+        {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{} still serves {now:?} for `{api}`, not {want:?}",
+            gw.base
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+#[tokio::test]
+async fn a_write_on_one_replica_is_served_by_the_others_within_a_second() {
+    let pg = Postgres::start();
+    let backend = Backend::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    // The periodic check is far away: what arrives within 1 s came by notification.
+    let a = replica(&pg, &dir.path().join("a"), 60);
+    let b = replica(&pg, &dir.path().join("b"), 60);
+    let (admin_a, admin_b) = (AdminClient::new(&a), AdminClient::new(&b));
+    let mut figures = Vec::new();
+    let mut step = async |what: &str, r: support::Reply, on: &Gateway, want: Option<&[&str]>| {
+        assert!(r.status < 300, "{what}: {} {}", r.status, r.text);
+        let took = until_served(on, "things", want).await;
+        eprintln!("propagation, {what}: {:.1} ms", ms(took));
+        figures.push(took);
+    };
+
+    let mapping = json!({"base_url": backend.url});
+    let r = admin_a
+        .put_json(
+            "/apis/things/spec",
+            &json!({"spec": things_spec(2, "Things"), "mapping": mapping}),
+        )
+        .await;
+    step("create on A, served by B", r, &b, Some(&["get0", "get1"])).await;
+    let r = admin_a
+        .put_yaml("/apis/things/spec", &things_spec(3, "Things"))
+        .await;
+    step(
+        "new spec on A, served by B",
+        r,
+        &b,
+        Some(&["get0", "get1", "get2"]),
+    )
+    .await;
+    let mut m = admin_b.get("/apis/things/mapping").await.json();
+    m["exclude"] = json!([{"operation_id": "get2"}]);
+    let r = admin_b
+        .put_json("/apis/things/mapping?force=true", &m)
+        .await;
+    step("mapping on B, served by A", r, &a, Some(&["get0", "get1"])).await;
+    let r = admin_a
+        .post_json("/apis/things/rollback", &json!({"version": 2}))
+        .await;
+    step(
+        "rollback on A, served by B",
+        r,
+        &b,
+        Some(&["get0", "get1", "get2"]),
+    )
+    .await;
+
+    // Both see the same versions, and a call through B reaches the backend.
+    let va = admin_a.get("/apis/things/versions").await.json();
+    let vb = admin_b.get("/apis/things/versions").await.json();
+    assert_eq!(va, vb);
+    assert_eq!(va.as_array().unwrap().len(), 4);
+    let r = b.mcp("things").call("get2", json!({"q": "x"})).await;
+    assert!(!is_error(&r), "{r}");
+    assert_eq!(backend.last().uri, "/things/2?q=x");
+    let list = admin_b.get("/apis").await.json();
+    assert_eq!(list[0]["version"], 4);
+
+    // A third replica started now serves the same mapping.
+    let c = replica(&pg, &dir.path().join("c"), 60);
+    assert_eq!(
+        served(&c, "things").await.unwrap(),
+        ["get0", "get1", "get2"]
+    );
+
+    let r = admin_b
+        .send("DELETE", "/apis/things", None, &[("x-rest2mcp-admin", "1")])
+        .await;
+    step("delete on B, gone from A", r, &a, None).await;
+    until_served(&c, "things", None).await;
+
+    let max = figures.iter().max().unwrap();
+    eprintln!(
+        "propagation (write acknowledged on one replica -> served by another), {} writes: max {:.1} ms, mean {:.1} ms",
+        figures.len(),
+        ms(*max),
+        ms(figures.iter().sum::<Duration>()) / figures.len() as f64
+    );
+    assert!(*max < Duration::from_secs(1), "{figures:?}");
+}
+
+/// Calls `tools/call` through every gateway in turn until `stop`: (ok, failed, last failure).
+fn load(
+    gws: Vec<String>,
+    stop: Arc<AtomicBool>,
+) -> (
+    Arc<AtomicUsize>,
+    Arc<AtomicUsize>,
+    tokio::task::JoinHandle<Option<String>>,
+) {
+    let ok = Arc::new(AtomicUsize::new(0));
+    let failed = Arc::new(AtomicUsize::new(0));
+    let (ok2, failed2) = (ok.clone(), failed.clone());
+    let task = tokio::spawn(async move {
+        let http = support::http_client();
+        let mut last = None;
+        let mut i = 0usize;
+        while !stop.load(Ordering::Relaxed) {
+            let url = format!("{}/mcp/things", gws[i % gws.len()]);
+            i += 1;
+            let body = json!({"jsonrpc": "2.0", "id": i, "method": "tools/call",
+                              "params": {"name": "get0", "arguments": {"q": i.to_string()}}});
+            let r = http
+                .post(&url)
+                .header("content-type", "application/json")
+                .header("accept", "application/json, text/event-stream")
+                .header("mcp-protocol-version", "2025-11-25")
+                .body(body.to_string())
+                .send()
+                .await;
+            let good = match r {
+                Ok(r) if r.status() == 200 => {
+                    match r.text().await.map(|t| serde_json::from_str::<Value>(&t)) {
+                        Ok(Ok(v)) if v["result"]["isError"] != json!(true) => true,
+                        other => {
+                            last = Some(format!("{other:?}"));
+                            false
+                        }
+                    }
+                }
+                other => {
+                    last = Some(format!("{other:?}"));
+                    false
+                }
+            };
+            if good { &ok2 } else { &failed2 }.fetch_add(1, Ordering::Relaxed);
+        }
+        last
+    });
+    (ok, failed, task)
+}
+
+#[tokio::test]
+async fn the_database_restarting_under_load() {
+    let pg = Postgres::start();
+    let backend = Backend::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    // The periodic check is far away: propagation after the restart is the notifications'.
+    let a = replica(&pg, &dir.path().join("a"), 60);
+    let b = replica(&pg, &dir.path().join("b"), 60);
+    let (admin_a, admin_b) = (AdminClient::new(&a), AdminClient::new(&b));
+    let r = admin_a
+        .put_json(
+            "/apis/things/spec",
+            &json!({"spec": things_spec(2, "Things"), "mapping": {"base_url": backend.url}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    until_served(&b, "things", Some(&["get0", "get1"])).await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ok, failed, task) = load(vec![a.base.clone(), b.base.clone()], stop.clone());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    pg.stop();
+    let down = Instant::now();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Writes fail clearly, on both; reads of what is served still answer.
+    for admin in [&admin_a, &admin_b] {
+        let r = admin
+            .put_yaml("/apis/things/spec", &things_spec(3, "Things"))
+            .await;
+        assert_eq!(r.status, 503, "{}", r.text);
+        let m = r.json()["message"].as_str().unwrap().to_string();
+        assert!(m.contains("the database is unavailable"), "{m}");
+        eprintln!("a write while the database is down: 503 {m}");
+    }
+    assert_eq!(admin_b.get("/apis").await.json()[0]["tools"], 2);
+    assert_eq!(
+        served(&a, "things").await.unwrap(),
+        ["get0", "get1"],
+        "nothing was dropped"
+    );
+    // Past a periodic check (and the listener's retries), still served.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let during = ok.load(Ordering::Relaxed);
+
+    pg.start_again();
+    eprintln!("database down for {:.1} s", down.elapsed().as_secs_f64());
+    // Writes succeed again (the first one that does connects again).
+    let up = Instant::now();
+    loop {
+        let r = admin_a
+            .put_yaml("/apis/things/spec", &things_spec(3, "Things"))
+            .await;
+        if r.status == 200 {
+            break;
+        }
+        assert_eq!(r.status, 503, "{}", r.text);
+        assert!(up.elapsed() < Duration::from_secs(10), "{}", r.text);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!(
+        "first write accepted {:.0} ms after the database was back",
+        ms(up.elapsed())
+    );
+    until_served(&b, "things", Some(&["get0", "get1", "get2"])).await;
+    // Listening resumed: a write on B reaches A by notification (the check is 60 s away).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let r = admin_b
+        .put_yaml("/apis/things/spec", &things_spec(4, "Things"))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let took = until_served(&a, "things", Some(&["get0", "get1", "get2", "get3"])).await;
+    eprintln!("propagation after the database restart: {:.1} ms", ms(took));
+    assert!(took < Duration::from_secs(1));
+
+    stop.store(true, Ordering::Relaxed);
+    let last = task.await.unwrap();
+    let (ok, failed) = (ok.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
+    eprintln!(
+        "calls during the restart: {ok} answered ({during} before it was back), {failed} failed"
+    );
+    assert_eq!(failed, 0, "last failure: {last:?}");
+    assert!(during > 50, "the load ran while the database was down");
+}
+
+#[test]
+fn an_unreachable_database_stops_the_start_clearly_without_its_password() {
+    let err = support::refused(
+        "admin: {}\nstore:\n  postgres:\n    url: postgres://me:sekrit-pw@127.0.0.1:1/db\n",
+    );
+    assert!(err.contains("the database is unavailable"), "{err}");
+    assert!(!err.contains("sekrit-pw"), "{err}");
+    let err = support::refused(
+        "admin: {}\nstore:\n  postgres:\n    url: {env: REST2MCP_TEST_NO_SUCH_VAR}\n",
+    );
+    assert!(err.contains("REST2MCP_TEST_NO_SUCH_VAR"), "{err}");
+}
