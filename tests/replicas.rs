@@ -310,3 +310,183 @@ fn an_unreachable_database_stops_the_start_clearly_without_its_password() {
     );
     assert!(err.contains("REST2MCP_TEST_NO_SUCH_VAR"), "{err}");
 }
+
+/// A small TCP round-robin in front of the gateways: each client connection goes to the next
+/// backend that accepts a connection (one that refuses is skipped), bytes copied both ways.
+struct RoundRobin {
+    url: String,
+    backends: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl RoundRobin {
+    async fn start(backends: Vec<String>) -> RoundRobin {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let backends = Arc::new(std::sync::Mutex::new(backends));
+        let list = backends.clone();
+        tokio::spawn(async move {
+            let next = Arc::new(AtomicUsize::new(0));
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else {
+                    continue;
+                };
+                let (list, next) = (list.clone(), next.clone());
+                tokio::spawn(async move {
+                    let Some(mut backend) = connect_next(&list, &next).await else {
+                        return;
+                    };
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut backend).await;
+                });
+            }
+        });
+        RoundRobin { url, backends }
+    }
+
+    fn replace(&self, old: &str, new: &str) {
+        for b in self.backends.lock().unwrap().iter_mut() {
+            if b == old {
+                *b = new.to_string();
+            }
+        }
+    }
+}
+
+/// The next backend (`host:port`) that accepts a connection.
+async fn connect_next(
+    list: &std::sync::Mutex<Vec<String>>,
+    next: &AtomicUsize,
+) -> Option<tokio::net::TcpStream> {
+    let backends = list.lock().unwrap().clone();
+    let start = next.fetch_add(1, Ordering::Relaxed);
+    for k in 0..backends.len() {
+        let b = &backends[(start + k) % backends.len()];
+        if let Ok(s) = tokio::net::TcpStream::connect(b.trim_start_matches("http://")).await {
+            let _ = s.set_nodelay(true);
+            return Some(s);
+        }
+    }
+    None
+}
+
+/// Clients through `url` until `stop`: `sequential` tasks on kept-alive connections and
+/// `fresh` tasks opening a connection per call; every call has its own number. Returns the
+/// numbers answered and the failures.
+fn clients(
+    url: String,
+    sequential: usize,
+    fresh: usize,
+    stop: Arc<AtomicBool>,
+) -> Vec<tokio::task::JoinHandle<(Vec<u64>, Vec<String>)>> {
+    let counter = Arc::new(AtomicUsize::new(0));
+    (0..sequential + fresh)
+        .map(|t| {
+            let (url, stop, counter) = (url.clone(), stop.clone(), counter.clone());
+            tokio::spawn(async move {
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                let http = if t < sequential {
+                    reqwest::Client::new()
+                } else {
+                    reqwest::Client::builder()
+                        .pool_max_idle_per_host(0)
+                        .build()
+                        .unwrap()
+                };
+                let (mut done, mut failures) = (Vec::new(), Vec::new());
+                while !stop.load(Ordering::Relaxed) {
+                    let n = counter.fetch_add(1, Ordering::Relaxed) as u64;
+                    let body = json!({"jsonrpc": "2.0", "id": n, "method": "tools/call",
+                        "params": {"name": "get0", "arguments": {"q": n.to_string()}}});
+                    let r = http
+                        .post(format!("{url}/mcp/things"))
+                        .header("content-type", "application/json")
+                        .header("accept", "application/json, text/event-stream")
+                        .header("mcp-protocol-version", "2025-11-25")
+                        .body(body.to_string())
+                        .send()
+                        .await;
+                    match r {
+                        Ok(r) if r.status() == 200 => match r.text().await {
+                            Ok(t)
+                                if t.contains("\"result\"") && !t.contains("\"isError\":true") =>
+                            {
+                                done.push(n)
+                            }
+                            other => failures.push(format!("call {n} (task {t}): {other:?}")),
+                        },
+                        other => failures.push(format!("call {n} (task {t}): {other:?}")),
+                    }
+                }
+                (done, failures)
+            })
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_restart_behind_a_round_robin_loses_no_call() {
+    let backend = Backend::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("things.yaml");
+    std::fs::write(&spec, things_spec(1, "Things")).unwrap();
+    let config = support::api_config("things", &spec, &backend.url, "");
+    let a = Gateway::start(&config);
+    let b = Gateway::start(&config);
+    let lb = RoundRobin::start(vec![a.base.clone(), b.base.clone()]).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let tasks = clients(lb.url.clone(), 4, 4, stop.clone());
+
+    // Restart each gateway in turn under the stream of calls: SIGTERM, wait for it to exit,
+    // start a new one, put it in the round-robin.
+    let mut gws = vec![a, b];
+    for i in 0..2 {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let mut old = gws.remove(0);
+        old.terminate();
+        let stopping = Instant::now();
+        while old.alive() {
+            assert!(
+                stopping.elapsed() < Duration::from_secs(15),
+                "still running"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let exit = old.wait_exit(Duration::from_secs(1));
+        assert!(exit.is_some_and(|s| s.success()), "{exit:?}");
+        eprintln!("gateway {i} stopped in {:.0} ms", ms(stopping.elapsed()));
+        let new = Gateway::start(&config);
+        lb.replace(&old.base, &new.base);
+        eprintln!("gateway {i} restarted");
+        gws.push(new);
+    }
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    stop.store(true, Ordering::Relaxed);
+    let (mut done, mut failures) = (Vec::new(), Vec::new());
+    for t in tasks {
+        let (d, f) = t.await.unwrap();
+        done.extend(d);
+        failures.extend(f);
+    }
+    // Every answered call reached the backend, and none twice.
+    let mut seen: Vec<u64> = backend
+        .requests()
+        .iter()
+        .filter_map(|r| r.uri.strip_prefix("/things/0?q=")?.parse().ok())
+        .collect();
+    seen.sort();
+    let calls = seen.len();
+    seen.dedup();
+    eprintln!(
+        "rolling restart of 2 gateways: {} calls answered, {} failed",
+        done.len(),
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} failed: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+    assert_eq!(calls, seen.len(), "a call reached the backend twice");
+    assert!(done.iter().all(|n| seen.binary_search(n).is_ok()));
+    assert!(done.len() > 200, "{}", done.len());
+}
