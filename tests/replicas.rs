@@ -162,6 +162,48 @@ async fn a_write_on_one_replica_is_served_by_the_others_within_a_second() {
     assert!(*max < Duration::from_secs(1), "{figures:?}");
 }
 
+#[tokio::test]
+async fn the_periodic_check_catches_a_change_no_notification_announced() {
+    let pg = Postgres::start();
+    let backend = Backend::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let a = replica(&pg, &dir.path().join("a"), 1);
+    let b = replica(&pg, &dir.path().join("b"), 1);
+    let admin = AdminClient::new(&a);
+    let r = admin
+        .put_json(
+            "/apis/things/spec",
+            &json!({"spec": things_spec(2, "Things"), "mapping": {"base_url": backend.url}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = admin
+        .put_yaml("/apis/things/spec", &things_spec(3, "Things"))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    until_served(&b, "things", Some(&["get0", "get1", "get2"])).await;
+    // Behind the replicas' backs (no NOTIFY): version 1 is current again.
+    let (client, conn) = tokio_postgres::connect(&pg.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client
+        .execute(
+            "UPDATE rest2mcp_apis SET current = 1 WHERE name = 'things'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let took_a = until_served(&a, "things", Some(&["get0", "get1"])).await;
+    let took_b = until_served(&b, "things", Some(&["get0", "get1"])).await;
+    eprintln!(
+        "an unannounced change, poll_secs 1: served by A after {:.0} ms, by B after {:.0} ms more",
+        ms(took_a),
+        ms(took_b)
+    );
+    assert!(took_a < Duration::from_millis(2500));
+}
+
 /// Calls `tools/call` through every gateway in turn until `stop`: (ok, failed, last failure).
 fn load(
     gws: Vec<String>,
