@@ -70,13 +70,20 @@ impl Postgres {
     /// A new cluster, started.
     pub fn start() -> Postgres {
         let bin = bin_dir();
-        let dir = tempfile::Builder::new().prefix("pg").tempdir().unwrap();
         let user = is_root().then(|| "postgres".to_string());
+        // Under root, in /tmp: the server's user must reach it (TMPDIR may be in root's home).
+        let mut b = tempfile::Builder::new();
+        b.prefix("rest2mcp-pg");
+        let dir = match user {
+            Some(_) => b.tempdir_in("/tmp"),
+            None => b.tempdir(),
+        }
+        .unwrap();
         if let Some(u) = &user {
             std::os::unix::fs::chown(dir.path(), Some(id_of(u, "-u")), Some(id_of(u, "-g")))
                 .unwrap();
         }
-        let pg = Postgres {
+        let mut pg = Postgres {
             port: free_port(),
             dir,
             bin,
@@ -104,6 +111,13 @@ impl Postgres {
             "initdb failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        // The free port may be taken by the time the server binds it: try another.
+        for _ in 0..3 {
+            if pg.try_start().is_ok() {
+                return pg;
+            }
+            pg.port = free_port();
+        }
         pg.start_again();
         pg
     }
@@ -140,8 +154,15 @@ impl Postgres {
 
     /// Start the server (again), on the same port; returns once it accepts connections.
     pub fn start_again(&self) {
+        if let Err(e) = self.try_start() {
+            panic!("{e}");
+        }
+    }
+
+    fn try_start(&self) -> Result<(), String> {
         let opts = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c max_connections=60",
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c max_connections=60 \
+             -c shared_buffers=16MB",
             self.port,
             self.dir.path().display()
         );
@@ -161,12 +182,14 @@ impl Postgres {
                 "start",
             ],
         );
-        assert!(
-            out.status.success(),
+        if out.status.success() {
+            return Ok(());
+        }
+        Err(format!(
             "pg_ctl start failed: {}\n{}",
             String::from_utf8_lossy(&out.stderr),
             std::fs::read_to_string(&log).unwrap_or_default()
-        );
+        ))
     }
 
     /// Stop the server (`fast`: sessions are ended, as in a restart or a failover).
