@@ -51,7 +51,7 @@ pub struct Config {
     pub apis: Vec<ApiConfig>,
 }
 
-/// The embedded store.
+/// Where uploads are kept: the embedded store (a data directory), or PostgreSQL for replicas.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
