@@ -4,7 +4,7 @@
 # official MCP TypeScript SDK client, and the console in headless Chromium. Installs what the
 # tests need first: Node/npm (the GitHub REST API description comes from npm; the end-to-end
 # and browser scripts run on Node), Debian's Chromium, and the pinned packages of tests/e2e and
-# tests/console. Ends with one line: "N passed, N failed".
+# tests/console, PostgreSQL's server programs (tests/replicas.rs). Ends with one line: "N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need_apt=()
@@ -13,7 +13,14 @@ if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
 fi
 [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || need_apt+=(chromium)
 command -v prlimit >/dev/null 2>&1 || need_apt+=(util-linux)
-command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
+# python3 with venv: tests/deploy.rs puts the pinned kubernetes-validate in target/k8s-venv.
+if ! command -v python3 >/dev/null 2>&1; then
+  need_apt+=(python3 python3-venv)
+elif ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
+  need_apt+=(python3-venv)
+fi
+# tests/replicas.rs starts its own PostgreSQL servers (initdb + pg_ctl from Debian's package).
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need_apt+=(postgresql)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   echo "installing ${need_apt[*]} (test tools)"
   apt-get update -qq && apt-get install -y -qq "${need_apt[@]}" >/dev/null

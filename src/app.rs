@@ -57,9 +57,12 @@ pub async fn serve(
             .join("example");
         cfg.apis.push(example_api(&dir).await?);
     }
-    let store: Option<Arc<dyn Store>> = match &data_dir {
-        Some(dir) => Some(Arc::new(FileStore::open(dir, cfg.store.keep_versions)?)),
-        None => None,
+    let store: Option<Arc<dyn Store>> = match (&cfg.store.postgres, &data_dir) {
+        (Some(pg), _) => Some(Arc::new(
+            crate::live::postgres::PgStore::open(pg, cfg.store.keep_versions).await?,
+        )),
+        (None, Some(dir)) => Some(Arc::new(FileStore::open(dir, cfg.store.keep_versions)?)),
+        (None, None) => None,
     };
     let admin_cfg = cfg.admin.clone();
     let opts = ListenOptions::new(&cfg.server);
@@ -78,6 +81,7 @@ pub async fn serve(
     }
     tokio::spawn(shared.verifier.clone().prefetch());
     crate::live::watch::spawn(&live);
+    crate::live::sync::spawn(&live);
     let state = AppState {
         live: live.clone(),
         limits,

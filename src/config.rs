@@ -51,7 +51,7 @@ pub struct Config {
     pub apis: Vec<ApiConfig>,
 }
 
-/// The embedded store.
+/// Where uploads are kept: the embedded store (a data directory), or PostgreSQL for replicas.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
@@ -60,6 +60,50 @@ pub struct StoreConfig {
     pub data_dir: Option<PathBuf>,
     /// Versions kept per API (older ones are removed).
     pub keep_versions: usize,
+    /// A PostgreSQL database shared by several replicas instead of the data directory.
+    pub postgres: Option<PostgresConfig>,
+}
+
+/// The shared store (`src/live/postgres.rs`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresConfig {
+    /// `postgres://user:password@host:port/db` or `host=... user=...`, written here or read
+    /// from `{env: NAME}` / `{file: PATH}` (never logged).
+    pub url: DatabaseUrl,
+    /// Seconds between checks of every API against the database (besides its notifications).
+    #[serde(default = "default_poll_secs")]
+    pub poll_secs: u64,
+}
+
+fn default_poll_secs() -> u64 {
+    5
+}
+
+/// A connection string, or the secret holding one.
+#[derive(Clone, Deserialize)]
+#[serde(untagged)]
+pub enum DatabaseUrl {
+    Plain(String),
+    Secret(Secret),
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DatabaseUrl::Plain(_) => write!(f, "DatabaseUrl(..)"),
+            DatabaseUrl::Secret(s) => s.fmt(f),
+        }
+    }
+}
+
+impl DatabaseUrl {
+    pub fn read(&self) -> Result<String, String> {
+        match self {
+            DatabaseUrl::Plain(s) => Ok(s.clone()),
+            DatabaseUrl::Secret(s) => s.read(),
+        }
+    }
 }
 
 impl Default for StoreConfig {
@@ -67,6 +111,7 @@ impl Default for StoreConfig {
         StoreConfig {
             data_dir: None,
             keep_versions: 10,
+            postgres: None,
         }
     }
 }
@@ -608,7 +653,11 @@ impl Config {
 
     /// Static checks that need no spec.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.apis.is_empty() && self.admin.is_none() && self.store.data_dir.is_none() {
+        if self.apis.is_empty()
+            && self.admin.is_none()
+            && self.store.data_dir.is_none()
+            && self.store.postgres.is_none()
+        {
             return Err(ConfigError::Invalid(
                 "no `apis` to serve (list them, or enable the admin API to upload them)".into(),
             ));

@@ -6,7 +6,8 @@
 //! durably when it comes from the admin API, and then swapped in atomically for that API
 //! alone ([`registry`]). Clients learn of it (`notifications/tools/list_changed`).
 //!
-//! - [`store`]: the storage interface; [`files`]: the embedded data-directory store.
+//! - [`store`]: the storage interface; [`files`]: the embedded data-directory store;
+//!   [`postgres`]: the store several replicas share; [`sync`]: following the others' writes.
 //! - [`mapping`]: a stored API's mapping; [`diff`]: what a new version changes for clients.
 //! - [`ops`]: the admin operations (put a spec, put a mapping, delete, roll back).
 //! - [`reload`]: rebuilding from the config file; [`watch`]: file watch and SIGHUP.
@@ -17,10 +18,12 @@ pub mod files;
 pub mod mapping;
 pub mod operations;
 pub mod ops;
+pub mod postgres;
 pub mod registry;
 pub mod reload;
 pub mod status;
 pub mod store;
+pub mod sync;
 pub mod watch;
 
 use std::collections::HashMap;

@@ -392,4 +392,24 @@ impl Store for Arc<FileStore> {
             blocking(move || h2.0.delete_sync(&name)).await
         })
     }
+
+    fn heads(&self) -> BoxFuture<'_, Result<Vec<(String, u64)>, StoreError>> {
+        let h = Handle(self.clone());
+        Box::pin(blocking(move || {
+            let entries = std::fs::read_dir(&h.0.root).map_err(io(&h.0.root))?;
+            let mut out = Vec::new();
+            for e in entries.flatten() {
+                let Some(name) = e.file_name().to_str().map(String::from) else {
+                    continue;
+                };
+                if !name.starts_with('.')
+                    && let Ok(Some(v)) = read_current(&e.path())
+                {
+                    out.push((name, v));
+                }
+            }
+            out.sort();
+            Ok(out)
+        }))
+    }
 }

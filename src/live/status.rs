@@ -14,6 +14,8 @@ pub enum Trigger {
     File,
     Sighup,
     Admin,
+    /// Another replica's write, through the shared store.
+    Replica,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -3,7 +3,8 @@
 //! Small on purpose, so that a shared database (PostgreSQL, for several replicas) can implement
 //! it beside the embedded file store ([`super::files::FileStore`]): every write is one new
 //! version of one API, durable before the call returns; a version pairs a spec (stored once per
-//! distinct content) with a mapping; the newest `keep` versions are kept.
+//! distinct content) with a mapping; the newest `keep` versions are kept. A shared store also
+//! tells each process what the others changed ([`Store::changes`], applied by `live::sync`).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -27,6 +28,17 @@ pub enum StoreError {
     NotFound(String),
     #[error("API `{name}` has no version {version} (kept: the last ones only)")]
     NoVersion { name: String, version: u64 },
+    #[error("the database is unavailable: {0} (nothing was changed; serving goes on from memory)")]
+    Unavailable(String),
+}
+
+/// A change another process made to a shared store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Changed {
+    /// One API changed: its new current version (`None`: deleted).
+    Api { name: String, version: Option<u64> },
+    /// Anything may have changed (reconnected, or the periodic check): compare every API.
+    Check,
 }
 
 /// What changed in a version.
@@ -111,6 +123,12 @@ pub trait Store: Send + Sync + 'static {
     fn write(&self, w: Write) -> BoxFuture<'_, Result<VersionInfo, StoreError>>;
     /// Remove an API and all its versions; `false` if there was none.
     fn delete<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<bool, StoreError>>;
+    /// The current version number of every API (no specs read).
+    fn heads(&self) -> BoxFuture<'_, Result<Vec<(String, u64)>, StoreError>>;
+    /// What other processes sharing this store change (taken once). `None`: no other writer.
+    fn changes(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<Changed>> {
+        None
+    }
 }
 
 /// Now, as RFC 3339 in UTC with seconds (`2026-11-30T20:01:02Z`).

@@ -14,7 +14,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use bytes::Bytes;
-use http::Request;
+use http::{HeaderValue, Request};
 use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -25,6 +25,10 @@ use tower::ServiceExt;
 use super::AppState;
 use super::endpoint::ConnCtx;
 use super::io::{Clock, Deadlines, Linger, LingerLimits};
+
+/// How long after the shutdown signal a quiet keep-alive connection stays open for a request
+/// its client may already be sending (answered with `connection: close`).
+const SHUTDOWN_DRAIN: Duration = Duration::from_secs(1);
 
 /// The deadlines every connection gets.
 #[derive(Clone, Copy, Debug)]
@@ -50,6 +54,7 @@ pub async fn serve(
         Linger::new(stream, clock.clone(), limits.linger),
         clock.clone(),
     ));
+    let stopping = cancel.clone();
     let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
         clock.request_started();
         let ctx = ConnCtx {
@@ -58,6 +63,7 @@ pub async fn serve(
         };
         let req = req.map(Body::new);
         let (st, router, clock) = (st.clone(), router.clone(), clock.clone());
+        let stopping = stopping.clone();
         async move {
             let name = (req.method() == http::Method::POST)
                 .then(|| req.uri().path().strip_prefix("/mcp/"))
@@ -77,7 +83,13 @@ pub async fn serve(
                     }
                 }
             };
-            Ok::<_, Infallible>(resp.map(|inner| Finished { inner, clock }))
+            let mut resp = resp.map(|inner| Finished { inner, clock });
+            if stopping.is_cancelled() {
+                // Shutting down: this connection's last answer.
+                resp.headers_mut()
+                    .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            Ok::<_, Infallible>(resp)
         }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
@@ -91,7 +103,9 @@ pub async fn serve(
         .keep_alive(!cancel.is_cancelled());
     let conn = builder.serve_connection(io, svc);
     let mut conn = pin!(conn);
-    let mut shutdown = false;
+    let (mut draining, mut shutdown) = (false, false);
+    let drained = tokio::time::sleep(Duration::MAX / 4);
+    let mut drained = pin!(drained);
     loop {
         tokio::select! {
             biased;
@@ -101,8 +115,15 @@ pub async fn serve(
                 }
                 return;
             }
-            _ = cancel.cancelled(), if !shutdown => {
-                // Finish the request in progress (answered with `connection: close`), then close.
+            _ = cancel.cancelled(), if !draining => {
+                // A client may be sending its next request on this connection right now:
+                // closing it at once would lose that request. The next answer says
+                // `connection: close` instead; a connection still quiet after `SHUTDOWN_DRAIN`
+                // is closed (a request in progress then is finished first).
+                draining = true;
+                drained.as_mut().reset(tokio::time::Instant::now() + SHUTDOWN_DRAIN);
+            }
+            _ = drained.as_mut(), if draining && !shutdown => {
                 shutdown = true;
                 conn.as_mut().graceful_shutdown();
             }

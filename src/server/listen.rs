@@ -3,8 +3,10 @@
 //! runtime, as nginx and Envoy workers do: a call's client connection, upstream connection,
 //! timers and wake-ups all stay on one thread (the upstream pool is per thread too).
 //!
-//! Graceful shutdown stops the accept loop and lets each connection finish the request it is
-//! serving (answered with `connection: close`), for at most `server.shutdown_grace_ms`.
+//! Graceful shutdown stops the accept loop (taking what is already in its queue) and lets each
+//! connection finish the request it is serving (answered with `connection: close`), for at most
+//! `server.shutdown_grace_ms`; a quiet keep-alive connection is kept 1 s for the request its
+//! client may be sending (`conn::SHUTDOWN_DRAIN`), so a rolling restart loses no call.
 
 use std::io;
 use std::net::SocketAddr;
@@ -131,10 +133,23 @@ pub async fn serve(
         "listening"
     );
     let mut next = 0;
+    // After `cancel`, the connections already in the accept queue are taken too (and served,
+    // their first request answered with `connection: close`), not reset with the listener.
+    let mut draining = false;
     loop {
-        let accepted = tokio::select! {
-            a = tcp.accept() => a,
-            _ = cancel.cancelled() => break,
+        let accepted = if draining {
+            match tokio::time::timeout(Duration::ZERO, tcp.accept()).await {
+                Ok(Ok(a)) => Ok(a),
+                _ => break,
+            }
+        } else {
+            tokio::select! {
+                a = tcp.accept() => a,
+                _ = cancel.cancelled() => {
+                    draining = true;
+                    continue;
+                }
+            }
         };
         let (stream, addr) = match accepted {
             Ok(a) => a,

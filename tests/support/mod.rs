@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod hostile;
 pub mod oauth;
+pub mod pg;
 pub mod tls;
 
 use std::io::{BufRead, BufReader};
