@@ -64,6 +64,7 @@ pub async fn serve(
         (None, Some(dir)) => Some(Arc::new(FileStore::open(dir, cfg.store.keep_versions)?)),
         (None, None) => None,
     };
+    crate::metrics::set_tool_series(cfg.server.metrics_tool_series);
     let admin_cfg = cfg.admin.clone();
     let opts = ListenOptions::new(&cfg.server);
     let limits = Arc::new(Limits::new(&cfg.server));

@@ -28,6 +28,8 @@ pub struct Access {
     pub protection: Option<Protection>,
     /// Shared with the rebuilds of its API that keep its settings (and so its token caches).
     pub downstream: Arc<crate::downstream::Downstream>,
+    /// The API's call limits (shared by its toolsets, and kept by rebuilds with the same).
+    pub limits: Arc<crate::limits::Limits>,
 }
 
 impl Access {
@@ -322,6 +324,14 @@ impl Protection {
             ),
         };
         tracing::debug!(resource = %self.resource, reason = %why, "request refused (401)");
+        let reason = match e {
+            AuthError::Missing => "missing",
+            AuthError::Invalid(w) => crate::metrics::auth_reason(w),
+        };
+        crate::metrics::get()
+            .auth_failures
+            .get_or_create(&crate::metrics::Reason { reason })
+            .inc();
         challenge_response(StatusCode::UNAUTHORIZED, &challenge, body)
     }
 
@@ -333,6 +343,10 @@ impl Protection {
             self.metadata_url
         );
         tracing::debug!(resource = %self.resource, %what, %scope, "request refused (403)");
+        crate::metrics::get()
+            .auth_failures
+            .get_or_create(&crate::metrics::Reason { reason: "scope" })
+            .inc();
         challenge_response(
             StatusCode::FORBIDDEN,
             &challenge,

@@ -42,6 +42,8 @@ pub struct ToolEntry {
     /// Its position in the catalog (the key of its validators in the catalog's cache).
     pub index: u32,
     has_output_schema: bool,
+    /// Whether its calls have a latency series of their own (decided on its first call).
+    pub labelled: std::sync::OnceLock<bool>,
 }
 
 /// A compiled validator, or why the schema does not compile.
@@ -365,5 +367,6 @@ fn compile(m: MappedTool) -> Result<ToolEntry, String> {
         json,
         index: 0,
         has_output_schema,
+        labelled: std::sync::OnceLock::new(),
     })
 }

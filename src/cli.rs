@@ -16,6 +16,15 @@ use crate::config::{ApiConfig, Config, ConfigError, IssuerConfig, ServerConfig, 
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Log lines as human text (the default) or one JSON object per line.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value_t,
+        env = "REST2MCP_LOG_FORMAT"
+    )]
+    pub log_format: crate::telemetry::LogFormat,
 }
 
 #[derive(Debug, Subcommand)]

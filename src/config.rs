@@ -206,6 +206,14 @@ pub struct ServerConfig {
     pub linger_bytes: u64,
     /// After SIGTERM, connections get this long to finish what they are serving, milliseconds.
     pub shutdown_grace_ms: u64,
+    /// Serve `/metrics` to any client, not only loopback ones (behind a network policy).
+    pub metrics_remote: bool,
+    /// Tools whose calls get a latency histogram of their own (10 series each), process-wide,
+    /// first called first; the calls of later tools are counted under `tool="_other"`.
+    pub metrics_tool_series: usize,
+    /// `tools/call` in progress at once per API when the API sets no `limits.max_concurrent_calls`;
+    /// past it calls are refused at once (never queued).
+    pub max_concurrent_calls: usize,
 }
 
 impl Default for ServerConfig {
@@ -230,6 +238,9 @@ impl Default for ServerConfig {
             linger_ms: 30_000,
             linger_bytes: 256 * 1024 * 1024,
             shutdown_grace_ms: 30_000,
+            metrics_remote: false,
+            metrics_tool_series: 1000,
+            max_concurrent_calls: 1024,
         }
     }
 }
@@ -306,6 +317,31 @@ pub struct ApiConfig {
     /// What the backend learns about the caller, and the backend's own credentials.
     #[serde(default)]
     pub downstream: DownstreamConfig,
+    /// Calls in progress at once, and calls per caller per minute.
+    #[serde(default)]
+    pub limits: CallLimits,
+}
+
+/// Limits on one API's `tools/call`s, answered at once with a tool error (never queued).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CallLimits {
+    /// Calls in progress at once (default: `server.max_concurrent_calls`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_concurrent_calls: Option<usize>,
+    /// Calls one caller (token subject; every anonymous caller counts as one) may start per
+    /// minute. Default: no rate limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calls_per_minute: Option<u32>,
+    /// Calls a caller may make at once above the steady rate (default: `calls_per_minute`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub burst: Option<u32>,
+}
+
+impl CallLimits {
+    pub fn is_default(&self) -> bool {
+        *self == CallLimits::default()
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
@@ -372,6 +408,7 @@ impl Default for ApiConfig {
             toolsets: Toolsets::default(),
             auth: ApiAuthConfig::default(),
             downstream: DownstreamConfig::default(),
+            limits: CallLimits::default(),
         }
     }
 }

@@ -277,11 +277,20 @@ impl Downstream {
     }
 }
 
+/// Count a token exchange: `fetched`, `cached` or `failed`.
+fn exchanged(result: &'static str) {
+    crate::metrics::get()
+        .token_exchange
+        .get_or_create(&crate::metrics::Outcome { result })
+        .inc();
+}
+
 impl Exchange {
     async fn token_for(&self, caller: &Caller) -> Result<HeaderValue, DownstreamError> {
         if let Some((v, until)) = self.cache.get(caller.token.as_str())
             && Instant::now() < until
         {
+            exchanged("cached");
             return Ok(v);
         }
         let endpoint = match (&self.token_endpoint, &self.issuer) {
@@ -313,7 +322,10 @@ impl Exchange {
                 "urn:ietf:params:oauth:token-type:access_token",
             ),
         ];
-        let (v, ttl) = request_token(&self.http, &endpoint, &self.grant, &form).await?;
+        let (v, ttl) = request_token(&self.http, &endpoint, &self.grant, &form)
+            .await
+            .inspect_err(|_| exchanged("failed"))?;
+        exchanged("fetched");
         // Never kept past the caller's own token.
         let caller_left = Duration::from_secs(caller.expires_at.saturating_sub(now_secs()));
         let until = Instant::now() + ttl.min(caller_left).saturating_sub(EXPIRY_MARGIN);

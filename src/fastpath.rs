@@ -210,8 +210,9 @@ pub async fn try_serve(
     revision: Revision,
     headers: &Headers<'_>,
     body: &[u8],
-    served: &std::sync::atomic::AtomicU64,
-) -> Option<Vec<u8>> {
+    served: &prometheus_client::metrics::counter::Counter,
+    trace: &crate::telemetry::Trace,
+) -> Option<(Vec<u8>, &'static str)> {
     // Search mode is rmcp's to serve (`search`): its three tools are not the catalog's.
     if api.search.is_some() {
         return None;
@@ -223,6 +224,7 @@ pub async fn try_serve(
     out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
     serde_json::to_writer(&mut out, plan.id()).ok()?;
     out.extend_from_slice(b",\"result\":");
+    let method;
     match plan {
         Plan::Call {
             name, arguments, ..
@@ -242,7 +244,7 @@ pub async fn try_serve(
             {
                 return None;
             }
-            served.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            served.inc();
             crate::mcp::call(
                 api,
                 upstream,
@@ -250,9 +252,11 @@ pub async fn try_serve(
                 caller,
                 entry,
                 Value::Object(arguments),
+                trace,
             )
             .await
             .write_json(&mut out, modern);
+            method = "tools/call";
         }
         Plan::List { cursor, .. } => {
             let view = access.visible(api, caller);
@@ -264,12 +268,13 @@ pub async fn try_serve(
                     .ok()
                     .filter(|p| *p < api.page_count(view))?,
             };
-            served.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            served.inc();
             api.write_page(&mut out, page, modern, view);
+            method = "tools/list";
         }
     }
     out.push(b'}');
-    Some(out)
+    Some((out, method))
 }
 
 /// A request `Content-Type` of exactly `application/json` (any parameters), as rmcp requires.

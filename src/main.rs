@@ -12,17 +12,8 @@ use rest2mcp::cli::{Cli, Command};
 use rest2mcp::report;
 
 fn main() -> std::process::ExitCode {
-    use std::io::IsTerminal as _;
-    tracing_subscriber::fmt()
-        // Colour only for a person at a terminal, never in a file or a pipe.
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "rest2mcp=info,rmcp=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    rest2mcp::telemetry::init_logs(cli.log_format);
     let result = match cli.command {
         // Connections are served by their own worker threads (server::front); this runtime
         // runs the accept loop, signals and background refreshes.

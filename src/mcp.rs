@@ -8,6 +8,8 @@ mod empty;
 
 use std::sync::Arc;
 
+use tracing::Instrument as _;
+
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, GetPromptRequestParams, GetPromptResponse,
     Implementation, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
@@ -56,6 +58,16 @@ fn caller(context: &RequestContext<RoleServer>) -> Option<Arc<Caller>> {
         .get::<http::request::Parts>()
         .and_then(|p| p.extensions.get::<Arc<Caller>>())
         .cloned()
+}
+
+/// The request's id and trace context the HTTP layer attached (a new id if none).
+fn trace(context: &RequestContext<RoleServer>) -> Arc<crate::telemetry::Trace> {
+    context
+        .extensions
+        .get::<http::request::Parts>()
+        .and_then(|p| p.extensions.get::<Arc<crate::telemetry::Trace>>())
+        .cloned()
+        .unwrap_or_else(crate::telemetry::detached)
 }
 
 impl ServerHandler for McpApi {
@@ -157,6 +169,7 @@ impl ServerHandler for McpApi {
     ) -> Result<CallToolResponse, ErrorData> {
         if self.api.search.is_some() {
             let caller = caller(&context);
+            let trace = trace(&context);
             let args = request.arguments.unwrap_or_default();
             let view = self.view(caller.as_deref());
             return match crate::search::answer(
@@ -167,7 +180,9 @@ impl ServerHandler for McpApi {
                 view,
                 &request.name,
                 args,
+                &trace,
             )
+            .instrument(tracing::info_span!("request", request_id = trace.id()))
             .await
             {
                 Some(outcome) => Ok(outcome.into_result().into()),
@@ -191,7 +206,10 @@ impl ServerHandler for McpApi {
             ));
         };
         let caller = caller(&context);
+        let trace = trace(&context);
         let args = serde_json::Value::Object(request.arguments.unwrap_or_default());
+        // rmcp serves this in a task of its own: the request's span again, for its log lines.
+        let span = tracing::info_span!("request", request_id = trace.id());
         Ok(call(
             &self.api,
             &self.upstream,
@@ -199,7 +217,9 @@ impl ServerHandler for McpApi {
             caller.as_deref(),
             entry,
             args,
+            &trace,
         )
+        .instrument(span)
         .await
         .into_result()
         .into())
@@ -223,8 +243,9 @@ impl ServerHandler for McpApi {
     }
 }
 
-/// One tool call after the protocol layer: scope check, argument validation, downstream
-/// identity, upstream request. Shared by rmcp's path and the fast path.
+/// One tool call after the protocol layer: limits, scope check, argument validation,
+/// downstream identity, upstream request; then its metrics and its audit line. Shared by
+/// rmcp's path, the fast path and search mode's `call_tool`.
 pub(crate) async fn call(
     api: &ApiCatalog,
     upstream: &Upstream,
@@ -232,31 +253,109 @@ pub(crate) async fn call(
     caller: Option<&Caller>,
     entry: &crate::catalog::ToolEntry,
     args: serde_json::Value,
+    trace: &crate::telemetry::Trace,
 ) -> Outcome {
+    let started = std::time::Instant::now();
+    let m = crate::metrics::get();
+    let api_label = || api.name.clone();
+    let (outcome, status, bytes, limited) = match access.limits.admit(caller.map(Caller::subject)) {
+        Err(refused) => {
+            m.limited
+                .get_or_create(&crate::metrics::Limited {
+                    api: api_label(),
+                    limit: refused.label(),
+                })
+                .inc();
+            (Outcome::Failed(refused.to_string()), None, 0, true)
+        }
+        Ok(_permit) => {
+            let in_flight = m
+                .in_flight
+                .get_or_create_owned(&crate::metrics::Api { api: api_label() });
+            in_flight.inc();
+            let (o, s, b) = checked_call(api, upstream, access, caller, entry, args, trace).await;
+            in_flight.dec();
+            (o, s, b, false)
+        }
+    };
+    let took = started.elapsed();
+    let result = match &outcome {
+        _ if limited => "limited",
+        Outcome::Answer { .. } => "ok",
+        Outcome::Failed(_) => "tool_error",
+    };
+    m.tool_results
+        .get_or_create(&crate::metrics::ToolResult {
+            api: api_label(),
+            result,
+        })
+        .inc();
+    m.tool_calls
+        .get_or_create(&crate::metrics::Tool {
+            api: api_label(),
+            tool: if *entry
+                .labelled
+                .get_or_init(|| crate::metrics::tool_labelled(&api.name, &entry.mapped.name))
+            {
+                entry.mapped.name.clone()
+            } else {
+                "_other".into()
+            },
+        })
+        .observe(took.as_secs_f64());
+    // The audit trail: who called what, and how it went. Never arguments or tokens.
+    tracing::info!(
+        target: "rest2mcp::audit",
+        request_id = trace.id(),
+        api = %api.name,
+        tool = %entry.mapped.name,
+        sub = caller.map_or("-", Caller::subject),
+        client_id = caller.and_then(Caller::client_id).unwrap_or("-"),
+        status = status.unwrap_or(0),
+        result,
+        duration_ms = (took.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
+        bytes,
+        "tool call"
+    );
+    outcome
+}
+
+/// The call once admitted: (outcome, upstream status if one answered, answer bytes).
+async fn checked_call(
+    api: &ApiCatalog,
+    upstream: &Upstream,
+    access: &Access,
+    caller: Option<&Caller>,
+    entry: &crate::catalog::ToolEntry,
+    args: serde_json::Value,
+    trace: &crate::telemetry::Trace,
+) -> (Outcome, Option<u16>, usize) {
     // The HTTP layer already answered 403 for a missing scope; this is the second line.
     if access.protection.is_some() && !caller.is_some_and(|c| c.may_use(&entry.mapped.scopes)) {
-        return Outcome::Failed(format!(
-            "insufficient scope for tool `{}`",
-            entry.mapped.name
-        ));
+        let msg = format!("insufficient scope for tool `{}`", entry.mapped.name);
+        return (Outcome::Failed(msg), None, 0);
     }
     let validator = match api.input_validator(entry) {
         Ok(v) => v,
-        Err(e) => return Outcome::Failed(format!("this tool cannot be called: its input {e}")),
-    };
-    if let Some(msg) = validation_errors(&validator, &args) {
-        return Outcome::Failed(msg);
-    }
-    tracing::debug!(api = %api.name, tool = %entry.mapped.name, sub = caller.map_or("-", Caller::subject), "tool call");
-    let extra = match access.downstream.headers(caller).await {
-        Ok(h) => h,
         Err(e) => {
-            tracing::warn!(api = %api.name, tool = %entry.mapped.name, error = %e, "no downstream identity");
-            return Outcome::Failed(e.to_string());
+            let msg = format!("this tool cannot be called: its input {e}");
+            return (Outcome::Failed(msg), None, 0);
         }
     };
+    if let Some(msg) = validation_errors(&validator, &args) {
+        return (Outcome::Failed(msg), None, 0);
+    }
+    let mut extra = match access.downstream.headers(caller).await {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::warn!(request_id = trace.id(), api = %api.name, tool = %entry.mapped.name, error = %e, "no downstream identity");
+            return (Outcome::Failed(e.to_string()), None, 0);
+        }
+    };
+    trace.apply(&mut extra);
     let args = args.as_object().expect("arguments are an object");
-    upstream.call_tool(api, entry, args, &extra).await
+    let called = upstream.call_tool(api, entry, args, &extra).await;
+    (called.outcome, called.status, called.bytes)
 }
 
 /// All schema violations of the arguments, one line each, naming the argument; `None` if valid.

@@ -221,6 +221,7 @@ pub async fn answer(
     view: Option<std::sync::Arc<Vec<usize>>>,
     name: &str,
     args: serde_json::Map<String, Value>,
+    trace: &crate::telemetry::Trace,
 ) -> Option<crate::upstream::Outcome> {
     use crate::upstream::Outcome;
     let search = api.search.as_ref()?;
@@ -306,7 +307,9 @@ pub async fn answer(
                 }
             };
             Some(match find(n) {
-                Some(t) => crate::mcp::call(api, upstream, access, caller, t, arguments).await,
+                Some(t) => {
+                    crate::mcp::call(api, upstream, access, caller, t, arguments, trace).await
+                }
                 None => unknown(n),
             })
         }

@@ -3,7 +3,7 @@
 //! each request reading the current registry of APIs (`live::registry`) from an `ArcSwap`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 
 use axum::Router;
 use axum::body::Body;
@@ -57,13 +57,9 @@ impl Limits {
     }
 }
 
-/// Which path served MCP requests, and what the listener did: read by `/metrics`.
+/// What the listener did (`/metrics` has the same as gauges and counters).
 #[derive(Default)]
 pub struct Counters {
-    /// MCP requests answered by the fast path.
-    pub fast: AtomicU64,
-    /// MCP requests answered by rmcp.
-    pub rmcp: AtomicU64,
     /// Client connections open now.
     pub open: AtomicU64,
     /// Client connections closed at once because `server.max_connections` were open.
@@ -87,6 +83,7 @@ pub fn router(state: AppState) -> Router {
             get(only_resource_metadata),
         )
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .fallback(not_here)
         .with_state(state)
@@ -112,45 +109,66 @@ async fn not_here(State(st): State<AppState>, uri: http::Uri) -> Response {
     (StatusCode::NOT_FOUND, text).into_response()
 }
 
-/// Prometheus text format: the serving counters (loopback clients only).
+/// Ready to take traffic: the mapping is loaded (it is before the listener opens), the store
+/// answers, every issuer's signing keys are cached (or its tokens are introspected), and the
+/// process is not shutting down. `503` with the reasons otherwise (none of them secret).
+async fn readyz(State(st): State<AppState>) -> Response {
+    let reg = st.live.registry.load_full();
+    let mut problems = Vec::new();
+    if reg.shared.cancel.is_cancelled() {
+        problems.push("shutting down".to_string());
+    }
+    if let Some(store) = &st.live.store {
+        match tokio::time::timeout(std::time::Duration::from_secs(2), store.heads()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => problems.push(format!("store: {e}")),
+            Err(_) => problems.push("store: no answer within 2 s".into()),
+        }
+    }
+    match tokio::time::timeout(
+        std::time::Duration::from_secs(3),
+        reg.shared.verifier.ready(),
+    )
+    .await
+    {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => problems.push(e),
+        Err(_) => problems.push("signing keys: no answer within 3 s".into()),
+    }
+    if problems.is_empty() {
+        (
+            StatusCode::OK,
+            format!("ready: {} APIs\n", reg.order().len()),
+        )
+            .into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {}\n", problems.join("; ")),
+        )
+            .into_response()
+    }
+}
+
+/// The metrics in the OpenMetrics text format Prometheus scrapes; to loopback clients only
+/// unless `server.metrics_remote` is set.
 async fn metrics(
     State(st): State<AppState>,
     axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
 ) -> Response {
-    if !peer.ip().is_loopback() {
+    if !peer.ip().is_loopback() && !st.live.registry.load().shared.cfg.server.metrics_remote {
         return (
             StatusCode::FORBIDDEN,
-            "metrics are served to loopback clients only\n",
+            "metrics are served to loopback clients only (server.metrics_remote: true opens them)\n",
         )
             .into_response();
     }
-    let c = &st.counters;
-    let reg = st.live.registry.load();
-    let text = format!(
-        "# HELP rest2mcp_mcp_requests_total MCP requests answered, by serving path.\n\
-         # TYPE rest2mcp_mcp_requests_total counter\n\
-         rest2mcp_mcp_requests_total{{path=\"fast\"}} {}\n\
-         rest2mcp_mcp_requests_total{{path=\"rmcp\"}} {}\n\
-         # HELP rest2mcp_connections_open Client connections open.\n\
-         # TYPE rest2mcp_connections_open gauge\n\
-         rest2mcp_connections_open {}\n\
-         # HELP rest2mcp_connections_shed_total Client connections closed at once over the cap.\n\
-         # TYPE rest2mcp_connections_shed_total counter\n\
-         rest2mcp_connections_shed_total {}\n\
-         # HELP rest2mcp_token_checks_total Bearer tokens checked, in full or from the cache.\n\
-         # TYPE rest2mcp_token_checks_total counter\n\
-         rest2mcp_token_checks_total{{result=\"verified\"}} {}\n\
-         rest2mcp_token_checks_total{{result=\"cached\"}} {}\n",
-        c.fast.load(Ordering::Relaxed),
-        c.rmcp.load(Ordering::Relaxed),
-        c.open.load(Ordering::Relaxed),
-        c.shed.load(Ordering::Relaxed),
-        reg.shared.verifier.stats.verified.load(Ordering::Relaxed),
-        reg.shared.verifier.stats.cached.load(Ordering::Relaxed),
-    );
     (
-        [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        text,
+        [(
+            http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        crate::metrics::encode(),
     )
         .into_response()
 }

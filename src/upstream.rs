@@ -64,6 +64,13 @@ pub struct Upstream {
     cfg: UpstreamConfig,
 }
 
+/// A tool call's upstream part: the outcome, the status if the backend answered, its bytes.
+pub struct Called {
+    pub outcome: Outcome,
+    pub status: Option<u16>,
+    pub bytes: usize,
+}
+
 /// An upstream answer, read whole (up to the size cap).
 pub struct Answer {
     pub status: http::StatusCode,
@@ -101,19 +108,43 @@ impl Upstream {
         self.client.policy()
     }
 
-    /// Run one tool call end to end; every failure becomes an `isError` outcome.
+    /// Run one tool call end to end; every failure becomes an `isError` outcome. Records the
+    /// upstream latency by status class.
     pub async fn call_tool(
         &self,
         api: &ApiCatalog,
         entry: &ToolEntry,
         args: &JsonObject,
         extra: &HeaderMap,
-    ) -> Outcome {
-        match self.send(api, entry, args, extra).await {
-            Ok(answer) => outcome(api, entry, answer),
+    ) -> Called {
+        let started = std::time::Instant::now();
+        let sent = self.send(api, entry, args, extra).await;
+        let status = sent.as_ref().ok().map(|a| a.status.as_u16());
+        let m = crate::metrics::get();
+        m.upstream
+            .get_or_create(&crate::metrics::UpstreamApi {
+                api: api.name.clone(),
+            })
+            .observe(started.elapsed().as_secs_f64());
+        m.upstream_responses
+            .get_or_create(&crate::metrics::Upstream {
+                api: api.name.clone(),
+                status: status.map_or("error", crate::metrics::status_class),
+            })
+            .inc();
+        match sent {
+            Ok(answer) => Called {
+                status,
+                bytes: answer.body.len(),
+                outcome: outcome(api, entry, answer),
+            },
             Err(e) => {
                 tracing::info!(api = %api.name, tool = %entry.mapped.name, error = %e, "upstream call failed");
-                Outcome::Failed(e.to_string())
+                Called {
+                    status: None,
+                    bytes: 0,
+                    outcome: Outcome::Failed(e.to_string()),
+                }
             }
         }
     }

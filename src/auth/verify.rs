@@ -9,7 +9,6 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
@@ -72,6 +71,13 @@ impl Caller {
             .and_then(Value::as_str)
             .unwrap_or("-")
     }
+
+    /// The OAuth client the token was issued to (`client_id`, else `azp`), if it says.
+    pub fn client_id(&self) -> Option<&str> {
+        ["client_id", "azp"]
+            .iter()
+            .find_map(|k| self.claims.get(*k).and_then(Value::as_str))
+    }
 }
 
 /// Every trusted issuer, their keys, and the cache of validated tokens.
@@ -85,17 +91,6 @@ pub struct Verifier {
     cache: quick_cache::sync::Cache<String, (Arc<Caller>, u64)>,
     /// Opaque tokens introspection called inactive, until when (unix secs).
     inactive: quick_cache::sync::Cache<String, u64>,
-    /// Tokens checked in full, and answered from the cache.
-    pub stats: TokenStats,
-}
-
-/// How tokens were checked, for `/metrics`.
-#[derive(Default)]
-pub struct TokenStats {
-    /// Checked in full (signature, or introspection).
-    pub verified: std::sync::atomic::AtomicU64,
-    /// Answered from the validated-token cache.
-    pub cached: std::sync::atomic::AtomicU64,
 }
 
 /// Where an issuer's keys come from.
@@ -196,7 +191,6 @@ impl Verifier {
             min_refresh: Duration::from_secs(cfg.jwks_min_refresh_secs),
             cache: quick_cache::sync::Cache::new(TOKEN_CACHE_ENTRIES),
             inactive: quick_cache::sync::Cache::new(TOKEN_CACHE_ENTRIES),
-            stats: TokenStats::default(),
         })
     }
 
@@ -206,6 +200,33 @@ impl Verifier {
             .iter()
             .find(|i| i.name == name)
             .map(|i| i.iss.as_str())
+    }
+
+    /// Whether every issuer's signing keys are cached (or its tokens are introspected): for
+    /// `/readyz`. A reason per issuer that is not ready.
+    pub fn keys_ready(&self) -> Result<(), String> {
+        let missing: Vec<&str> = self
+            .issuers
+            .iter()
+            .filter(|i| i.introspection.is_none() && i.keys.load().keys.is_empty())
+            .map(|i| i.iss.as_str())
+            .collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("no signing keys yet for {}", missing.join(", ")))
+        }
+    }
+
+    /// [`Verifier::keys_ready`], after trying once more (no more often than failed fetches
+    /// are retried) to fetch the keys of issuers that have none.
+    pub async fn ready(&self) -> Result<(), String> {
+        for i in &self.issuers {
+            if i.introspection.is_none() && i.keys.load().keys.is_empty() {
+                let _ = self.refresh_keys(i, false).await;
+            }
+        }
+        self.keys_ready()
     }
 
     /// Fetch every issuer's keys once (failures are logged; requests retry later).
@@ -223,12 +244,12 @@ impl Verifier {
         let t = now();
         if let Some((c, keep_until)) = self.cache.get(token) {
             if t <= keep_until && t <= c.expires_at + self.leeway {
-                self.stats.cached.fetch_add(1, Ordering::Relaxed);
+                crate::metrics::get().token_cached.inc();
                 return Ok(c);
             }
             self.cache.remove(token); // checked again below (revocation, key removal)
         }
-        self.stats.verified.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::get().token_verified.inc();
         let (caller, keep_until) = if token.bytes().filter(|b| *b == b'.').count() == 2 {
             let c = self.verify_jwt(token).await?;
             let until = c.expires_at.min(t + self.cache_secs);

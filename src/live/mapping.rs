@@ -7,7 +7,9 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ApiAuthConfig, ApiConfig, DownstreamConfig, Mode, ToolOverride, Toolsets};
+use crate::config::{
+    ApiAuthConfig, ApiConfig, CallLimits, DownstreamConfig, Mode, ToolOverride, Toolsets,
+};
 use crate::mapping::Selector;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -32,6 +34,8 @@ pub struct Mapping {
     pub auth: ApiAuthConfig,
     #[serde(default)]
     pub downstream: DownstreamConfig,
+    #[serde(default, skip_serializing_if = "CallLimits::is_default")]
+    pub limits: CallLimits,
 }
 
 fn yes() -> bool {
@@ -57,6 +61,7 @@ impl Mapping {
             toolsets: api.toolsets.clone(),
             auth: api.auth.clone(),
             downstream: api.downstream.clone(),
+            limits: api.limits.clone(),
         }
     }
 
@@ -75,6 +80,7 @@ impl Mapping {
             toolsets: self.toolsets.clone(),
             auth: self.auth.clone(),
             downstream: self.downstream.clone(),
+            limits: self.limits.clone(),
         }
     }
 }

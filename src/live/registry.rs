@@ -284,9 +284,17 @@ pub fn build_entry(
             &shared.verifier,
         )?),
     };
+    let limits = match previous {
+        Some(p) if p.config.limits == b.config.limits => p.access.limits.clone(),
+        _ => Arc::new(crate::limits::Limits::new(
+            &b.config.limits,
+            shared.cfg.server.max_concurrent_calls,
+        )),
+    };
     let access = Arc::new(Access {
         protection,
         downstream: downstream.clone(),
+        limits: limits.clone(),
     });
     let services = Services {
         json: mcp_service(shared, &catalog, &access, &changes, None, true),
@@ -317,6 +325,7 @@ pub fn build_entry(
         let access = Arc::new(Access {
             protection,
             downstream: downstream.clone(),
+            limits: limits.clone(),
         });
         let tools = Arc::new(tools);
         let services = Services {

@@ -66,6 +66,20 @@ impl Log {
                 ("error", Some(m), None)
             }
         };
+        let trigger_label = match trigger {
+            Trigger::Start => "start",
+            Trigger::File => "file",
+            Trigger::Sighup => "sighup",
+            Trigger::Admin => "admin",
+            Trigger::Replica => "replica",
+        };
+        crate::metrics::get()
+            .reloads
+            .get_or_create(&crate::metrics::Reload {
+                trigger: trigger_label,
+                result,
+            })
+            .inc();
         self.last.lock().expect("status").insert(
             api.to_string(),
             message.clone().unwrap_or_else(|| "ok".into()),

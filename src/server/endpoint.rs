@@ -64,7 +64,53 @@ pub async fn entry(st: AppState, name: &str, req: Request, ctx: Option<ConnCtx>)
     resp
 }
 
+/// The MCP method a request carried, for the `mcp_requests` metric (set on the answer).
+#[derive(Clone, Copy)]
+struct Method(&'static str);
+
+/// One request, in a span carrying its id (on every log line), counted by API, method and
+/// outcome; the id is echoed in the answer's `x-request-id`.
 async fn serve(st: AppState, name: &str, req: Request, ctx: Option<ConnCtx>) -> Response {
+    use tracing::Instrument as _;
+    let trace = std::sync::Arc::new(crate::telemetry::Trace::from_headers(req.headers()));
+    let span = tracing::info_span!("request", request_id = trace.id());
+    let id = trace.id.clone();
+    let (mut resp, known) = serve_traced(st, name, req, ctx, trace)
+        .instrument(span)
+        .await;
+    let method = resp.extensions().get::<Method>().map_or("unknown", |m| m.0);
+    let status = resp.status().as_u16();
+    let outcome = match status {
+        200..=299 => "ok",
+        401 => "unauthorized",
+        403 => "forbidden",
+        400..=499 => "rejected",
+        _ => "error",
+    };
+    crate::metrics::get()
+        .requests
+        .get_or_create(&crate::metrics::Request {
+            // Names nobody configured are not labels (a client could make any number).
+            api: if known {
+                name.to_string()
+            } else {
+                "_unknown".into()
+            },
+            method,
+            outcome,
+        })
+        .inc();
+    resp.headers_mut().insert(crate::telemetry::REQUEST_ID, id);
+    resp
+}
+
+async fn serve_traced(
+    st: AppState,
+    name: &str,
+    req: Request,
+    ctx: Option<ConnCtx>,
+    trace: std::sync::Arc<crate::telemetry::Trace>,
+) -> (Response, bool) {
     // Hold this API's entry for the whole request: it finishes on the mapping it began with.
     let reg = st.live.registry.load_full();
     // Only an answer to a request with a body can leave bytes unread behind it.
@@ -85,14 +131,11 @@ async fn serve(st: AppState, name: &str, req: Request, ctx: Option<ConnCtx>) -> 
         .as_ref()
         .is_some_and(|e| set.is_none_or(|s| e.sets.contains_key(s)));
     let (Some(entry), true) = (entry, found) else {
-        return early(
-            &ctx,
-            (
-                StatusCode::NOT_FOUND,
-                format!("no MCP server named `{name}` here\n"),
-            )
-                .into_response(),
+        let resp = (
+            StatusCode::NOT_FOUND,
+            format!("no MCP server named `{name}` here\n"),
         );
+        return (early(&ctx, resp.into_response()), false);
     };
     let access = match set {
         Some(s) => &entry.sets[s].access,
@@ -103,15 +146,17 @@ async fn serve(st: AppState, name: &str, req: Request, ctx: Option<ConnCtx>) -> 
         None => None,
         Some(p) => match p.authorize(req.headers()).await {
             Ok(c) => Some(c),
-            Err(refusal) => return early(&ctx, refusal),
+            Err(refusal) => return (early(&ctx, refusal), true),
         },
     };
     // The rest holds far more state than the checks above: boxed, so that a connection whose
     // request was refused (or is still waiting for its token check) stays small.
     let set = set.map(str::to_string);
-    Box::pin(serve_caller(st, req, reg, entry, set, ctx, caller)).await
+    let resp = Box::pin(serve_caller(st, req, reg, entry, set, ctx, caller, trace)).await;
+    (resp, true)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn serve_caller(
     st: AppState,
     req: Request,
@@ -120,6 +165,7 @@ async fn serve_caller(
     set: Option<String>,
     ctx: Option<ConnCtx>,
     caller: Option<std::sync::Arc<crate::auth::Caller>>,
+    trace: std::sync::Arc<crate::telemetry::Trace>,
 ) -> Response {
     let (svcs, access, api) = match set.as_deref().and_then(|s| entry.sets.get(s)) {
         Some(s) => (&s.services, &s.access, &entry.catalog),
@@ -166,8 +212,11 @@ async fn serve_caller(
         Err(e) => return early(&ctx, body_refusal(&e)),
     };
     if let (Some(p), Some(c)) = (&access.protection, &caller)
-        && let Some(refusal) = p.check_call(api, c, &bytes)
+        && let Some(mut refusal) = p.check_call(api, c, &bytes)
     {
+        refusal
+            .extensions_mut()
+            .insert(Method(sniff_method(&bytes)));
         return refusal;
     }
     let json_answer = json || !sse;
@@ -178,7 +227,7 @@ async fn serve_caller(
         && parts.method == http::Method::POST
         && let Some(revision) =
             crate::fastpath::eligible(&headers, &reg.shared.cfg.server.allowed_hosts)
-        && let Some(body) = crate::fastpath::try_serve(
+        && let Some((body, method)) = crate::fastpath::try_serve(
             api,
             &reg.shared.upstream,
             access,
@@ -186,18 +235,21 @@ async fn serve_caller(
             revision,
             &headers,
             &bytes,
-            &st.counters.fast,
+            &crate::metrics::get().served_fast,
+            &trace,
         )
         .await
     {
-        return json_response(body);
+        let mut resp = json_response(body);
+        resp.extensions_mut().insert(Method(method));
+        return resp;
     }
-    st.counters
-        .rmcp
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    crate::metrics::get().served_rmcp.inc();
+    let method = sniff_method(&bytes);
     if let Some(c) = caller {
         parts.extensions.insert(c);
     }
+    parts.extensions.insert(trace);
     // rmcp's 415 also covers a wrong Content-Type: that one is left as rmcp says it.
     let json_body = parts
         .headers
@@ -213,10 +265,30 @@ async fn serve_caller(
         Ok(resp) => resp.map(Body::new),
         Err(never) => match never {},
     };
-    if json_body && resp.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE {
-        return undecodable(&bytes).unwrap_or(resp);
-    }
+    let mut resp = if json_body && resp.status() == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+        undecodable(&bytes).unwrap_or(resp)
+    } else {
+        resp
+    };
+    resp.extensions_mut().insert(Method(method));
     resp
+}
+
+/// The `method` of a JSON-RPC request, as a metric label (`other` for anything unexpected).
+fn sniff_method(bytes: &[u8]) -> &'static str {
+    #[derive(serde::Deserialize)]
+    struct Head<'a> {
+        #[serde(borrow)]
+        method: Option<std::borrow::Cow<'a, str>>,
+    }
+    if bytes.is_empty() {
+        return "none";
+    }
+    match serde_json::from_slice::<Head<'_>>(bytes) {
+        Ok(Head { method: Some(m) }) => crate::metrics::method(&m),
+        Ok(Head { method: None }) => "response",
+        Err(_) => "invalid",
+    }
 }
 
 /// An answer given with the request's body (possibly) unread: the connection closes after it,

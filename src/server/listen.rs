@@ -88,6 +88,7 @@ impl Drop for Open {
     fn drop(&mut self) {
         self.worker.fetch_sub(1, Ordering::Relaxed);
         self.st.counters.open.fetch_sub(1, Ordering::Relaxed);
+        crate::metrics::get().connections_open.dec();
     }
 }
 
@@ -161,6 +162,7 @@ pub async fn serve(
         if state.counters.open.load(Ordering::Relaxed) as usize >= opts.max_connections {
             // Shed at once: the descriptor is freed now, and `accept` keeps running.
             state.counters.shed.fetch_add(1, Ordering::Relaxed);
+            crate::metrics::get().connections_shed.inc();
             drop(stream);
             continue;
         }
@@ -180,6 +182,7 @@ pub async fn serve(
         next = (next + 1) % opts.threads;
         w.open.fetch_add(1, Ordering::Relaxed);
         state.counters.open.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::get().connections_open.inc();
         let open = Open {
             worker: w.open.clone(),
             st: state.clone(),

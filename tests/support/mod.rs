@@ -126,6 +126,8 @@ async fn record(State(seen): State<Arc<Mutex<Vec<Seen>>>>, req: Request) -> Resp
 pub struct Gateway {
     pub base: String,
     pub startup: String,
+    /// Everything the gateway wrote to stderr so far (its logs).
+    pub logs: Arc<Mutex<String>>,
     child: Child,
     _dir: Option<tempfile::TempDir>,
 }
@@ -174,14 +176,51 @@ impl Gateway {
         Self::launch(command, args, Some(dir))
     }
 
+    /// `rest2mcp serve --config` on `config` with extra arguments and environment (e.g.
+    /// `RUST_LOG=info`, which replaces the default `warn`).
+    pub fn start_with(config: &str, args: &[&str], env: &[(&str, &str)]) -> Gateway {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rest2mcp.yaml");
+        std::fs::write(&path, format!("listen: 127.0.0.1:0\n{config}")).unwrap();
+        let mut command = Command::new(bin());
+        command.envs(env.iter().copied());
+        let mut all = vec!["serve", "--config", path.to_str().unwrap()];
+        all.extend_from_slice(args);
+        Self::launch(command, &all, Some(dir))
+    }
+
+    /// The log lines written so far.
+    pub fn log_lines(&self) -> Vec<String> {
+        self.logs
+            .lock()
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
     fn launch(mut command: Command, args: &[&str], dir: Option<tempfile::TempDir>) -> Gateway {
+        if command.get_envs().all(|(k, _)| k != "RUST_LOG") {
+            command.env("RUST_LOG", "warn");
+        }
         let mut child = command
             .args(args)
-            .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
+        // Drained all along: a full pipe would stop the gateway at its next log line.
+        let logs = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let mut l = sink.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -201,15 +240,17 @@ impl Gateway {
             Ok(Ok((base, startup))) => Gateway {
                 base,
                 startup,
+                logs,
                 child,
                 _dir: dir,
             },
             other => {
                 let _ = child.kill();
-                let out = child.wait_with_output().unwrap();
+                let _ = child.wait();
+                std::thread::sleep(Duration::from_millis(100));
                 panic!(
                     "gateway did not start: {other:?}\nstderr: {}",
-                    String::from_utf8_lossy(&out.stderr)
+                    logs.lock().unwrap()
                 );
             }
         }
@@ -235,9 +276,9 @@ impl Gateway {
     /// MCP requests answered so far by (the fast path, rmcp).
     pub async fn served(&self) -> (f64, f64) {
         (
-            self.metric("rest2mcp_mcp_requests_total{path=\"fast\"}")
+            self.metric("rest2mcp_mcp_served_total{path=\"fast\"}")
                 .await,
-            self.metric("rest2mcp_mcp_requests_total{path=\"rmcp\"}")
+            self.metric("rest2mcp_mcp_served_total{path=\"rmcp\"}")
                 .await,
         )
     }
