@@ -55,6 +55,9 @@ python3 "$SHARED/mcp_load.py" --plain-get http://127.0.0.1:18080/pets/1 -t 1 -c 
 echo "== gateway on the petstore bench spec"
 start_gateway --spec "$SHARED/specs/petstore-bench.yaml" --base-url http://127.0.0.1:18080 --name petstore
 bash "$SHARED/bench_mcp.sh" gateway "http://127.0.0.1:$PORT/mcp/petstore"
+curl -s "http://127.0.0.1:$PORT/metrics" >"$OUT/metrics.txt" || true
+grep 'rest2mcp::audit' "$OUT/gateway.log" | tail -1 >"$OUT/audit.txt" || true
+echo "metrics after this block: $OUT/metrics.txt ($(grep -vc '^#' "$OUT/metrics.txt") series); an audit line: $OUT/audit.txt"
 stop_gateway
 
 echo "== interleaved: nginx direct, an nginx reverse proxy, the gateway (c32)"

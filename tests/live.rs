@@ -67,13 +67,26 @@ async fn a_changed_spec_file_is_served_without_a_restart_and_a_bad_one_is_refuse
         &backend.url,
         &admin_config(&data_dir(dir.path())),
     );
-    let gw = Gateway::start_file(&cfg);
+    let gw = Gateway::start_file_with(&cfg, &[("RUST_LOG", "rest2mcp=info")]);
     let mcp = gw.mcp("t");
     until_tools(&mcp, &["get0", "get1"]).await;
     // Rewritten in place: picked up by the watch.
     std::fs::write(dir.path().join("spec.yaml"), things_spec(3, "T")).unwrap();
     let took = until_tools(&mcp, &["get0", "get1", "get2"]).await;
     eprintln!("file change served after {took:?}");
+    // One change, one reload: the reload's own reads of the files trigger nothing (they once
+    // scheduled the next reload every 300 ms, forever).
+    let reloads = || {
+        gw.log_lines()
+            .iter()
+            .filter(|l| l.contains("a watched file changed"))
+            .count()
+    };
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let after = reloads();
+    assert_eq!(after, 1, "{:#?}", gw.log_lines());
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(reloads(), after, "{:#?}", gw.log_lines());
     // Replaced by a rename (as editors save): picked up too.
     let tmp = dir.path().join(".spec.yaml.tmp");
     std::fs::write(&tmp, things_spec(1, "T")).unwrap();

@@ -71,7 +71,11 @@ fn absolute(p: &Path) -> PathBuf {
 async fn watch(live: Arc<Live>) -> notify::Result<()> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<PathBuf>();
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-        if let Ok(ev) = res {
+        // Reading a file is no change: without this, each reload's own reads of the specs
+        // (inotify's open and close-nowrite) would schedule the next reload, forever.
+        if let Ok(ev) = res
+            && !matches!(ev.kind, notify::EventKind::Access(_))
+        {
             for p in ev.paths {
                 let _ = tx.send(p);
             }

@@ -162,6 +162,17 @@ impl Gateway {
         Self::spawn_cmd(Command::new(bin()), args, dir)
     }
 
+    /// As [`Gateway::start_file`], with extra environment (e.g. `RUST_LOG=info`).
+    pub fn start_file_with(path: &Path, env: &[(&str, &str)]) -> Gateway {
+        let mut command = Command::new(bin());
+        command.envs(env.iter().copied());
+        Self::launch(
+            command,
+            &["serve", "--config", path.to_str().unwrap()],
+            None,
+        )
+    }
+
     /// `rest2mcp serve --config path` on a config file the test keeps (across restarts).
     pub fn start_file(path: &Path) -> Gateway {
         Self::launch(
