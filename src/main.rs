@@ -13,7 +13,7 @@ use rest2mcp::report;
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    rest2mcp::telemetry::init_logs(cli.log_format);
+    let logs = rest2mcp::telemetry::init_logs(cli.log_format);
     let result = match cli.command {
         // Connections are served by their own worker threads (server::front); this runtime
         // runs the accept loop, signals and background refreshes.
@@ -39,6 +39,8 @@ fn main() -> std::process::ExitCode {
         Command::Inspect(args) => inspect(&args),
         Command::DevToken(args) => args.run().map(|t| println!("{t}")),
     };
+    // What is logged comes out before the closing error line.
+    drop(logs);
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -23,14 +23,24 @@ pub enum LogFormat {
 }
 
 /// Install the process's log subscriber. `RUST_LOG` filters as usual; the default shows
-/// `rest2mcp` at `info` (audit lines included: target `rest2mcp::audit`).
-pub fn init_logs(format: LogFormat) {
+/// `rest2mcp` at `info` (audit lines included: target `rest2mcp::audit`). Lines are written by
+/// a thread of their own, in batches (`tracing-appender`): a serving thread never waits on a
+/// `write` to stderr unless 128k lines are queued. Keep the guard until exit: dropping it
+/// writes what is queued.
+pub fn init_logs(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
     use std::io::IsTerminal as _;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "rest2mcp=info,rmcp=warn".into());
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("rest2mcp-log")
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stderr(),
+        ));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     match format {
         // Colour only for a person at a terminal, never in a file or a pipe.
         LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
@@ -40,6 +50,7 @@ pub fn init_logs(format: LogFormat) {
             .with_span_list(false)
             .init(),
     }
+    guard
 }
 
 /// Correlation of one MCP request: its id and the caller's W3C trace context.
