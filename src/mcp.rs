@@ -182,7 +182,7 @@ impl ServerHandler for McpApi {
                 args,
                 &trace,
             )
-            .instrument(tracing::info_span!("request", request_id = trace.id()))
+            .instrument(trace.span.clone())
             .await
             {
                 Some(outcome) => Ok(outcome.into_result().into()),
@@ -209,7 +209,7 @@ impl ServerHandler for McpApi {
         let trace = trace(&context);
         let args = serde_json::Value::Object(request.arguments.unwrap_or_default());
         // rmcp serves this in a task of its own: the request's span again, for its log lines.
-        let span = tracing::info_span!("request", request_id = trace.id());
+        let span = trace.span.clone();
         Ok(call(
             &self.api,
             &self.upstream,
@@ -273,7 +273,10 @@ pub(crate) async fn call(
                 .in_flight
                 .get_or_create_owned(&crate::metrics::Api { api: api_label() });
             in_flight.inc();
-            let (o, s, b) = checked_call(api, upstream, access, caller, entry, args, trace).await;
+            let span = crate::telemetry::otel::tool_span(&api.name, &entry.mapped.name);
+            let (o, s, b) = checked_call(api, upstream, access, caller, entry, args, trace)
+                .instrument(span)
+                .await;
             in_flight.dec();
             (o, s, b, false)
         }
@@ -353,8 +356,15 @@ async fn checked_call(
         }
     };
     trace.apply(&mut extra);
+    let op = &entry.mapped.op;
+    let span = crate::telemetry::otel::upstream_span(&op.method, &op.path, &mut extra);
     let args = args.as_object().expect("arguments are an object");
-    let called = upstream.call_tool(api, entry, args, &extra).await;
+    let called = upstream
+        .call_tool(api, entry, args, &extra)
+        .instrument(span.clone())
+        .await;
+    let failed = matches!(called.outcome, Outcome::Failed(_));
+    crate::telemetry::otel::finish(&tracing::Span::current(), &span, called.status, failed);
     (called.outcome, called.status, called.bytes)
 }
 

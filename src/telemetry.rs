@@ -7,6 +7,8 @@ use std::sync::{Arc, LazyLock};
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
+pub mod otel;
+
 /// The request id header, read from clients and sent to backends.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
@@ -22,15 +24,28 @@ pub enum LogFormat {
     Json,
 }
 
+/// What must live until exit: dropping it exports queued spans, then writes queued lines.
+pub struct Logs {
+    _traces: Option<otel::Exporter>,
+    _lines: tracing_appender::non_blocking::WorkerGuard,
+}
+
 /// Install the process's log subscriber. `RUST_LOG` filters as usual; the default shows
 /// `rest2mcp` at `info` (audit lines included: target `rest2mcp::audit`). Lines are written by
 /// a thread of their own, in batches (`tracing-appender`): a serving thread never waits on a
-/// `write` to stderr unless 128k lines are queued. Keep the guard until exit: dropping it
-/// writes what is queued.
-pub fn init_logs(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
+/// `write` to stderr unless 128k lines are queued. Traces are exported over OTLP when the
+/// environment asks for them ([`otel`]). Keep the guard until exit.
+pub fn init_logs(format: LogFormat) -> Logs {
     use std::io::IsTerminal as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::{Layer as _, filter::FilterExt as _};
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "rest2mcp=info,rmcp=warn".into());
+    // Spans made for traces only are not log context.
+    let filter = filter.and(tracing_subscriber::filter::filter_fn(|m| {
+        m.target() != otel::TARGET
+    }));
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
         .thread_name("rest2mcp-log")
@@ -38,19 +53,36 @@ pub fn init_logs(format: LogFormat) -> tracing_appender::non_blocking::WorkerGua
             64 * 1024,
             std::io::stderr(),
         ));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(writer);
-    match format {
+    let fmt = tracing_subscriber::fmt::layer().with_writer(writer);
+    let fmt = match format {
         // Colour only for a person at a terminal, never in a file or a pipe.
-        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
-        LogFormat::Json => builder
+        LogFormat::Text => fmt
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_filter(filter)
+            .boxed(),
+        LogFormat::Json => fmt
             .json()
             .with_current_span(true)
             .with_span_list(false)
-            .init(),
+            .with_filter(filter)
+            .boxed(),
+    };
+    let (traces, problem) = match otel::layer() {
+        Ok(Some((layer, exporter))) => (Some((layer, exporter)), None),
+        Ok(None) => (None, None),
+        Err(e) => (None, Some(e)),
+    };
+    let (layer, exporter) = traces.unzip();
+    tracing_subscriber::registry().with(fmt).with(layer).init();
+    if let Some(e) = problem {
+        tracing::warn!("{e}");
+    } else if exporter.is_some() {
+        tracing::info!("exporting traces over OTLP/HTTP");
     }
-    guard
+    Logs {
+        _traces: exporter,
+        _lines: guard,
+    }
 }
 
 /// Correlation of one MCP request: its id and the caller's W3C trace context.
@@ -59,6 +91,8 @@ pub struct Trace {
     pub id: HeaderValue,
     traceparent: Option<HeaderValue>,
     tracestate: Option<HeaderValue>,
+    /// The request's span, re-entered by the tasks that serve it (rmcp's among them).
+    pub span: tracing::Span,
 }
 
 static PREFIX: LazyLock<u32> = LazyLock::new(|| {
@@ -93,6 +127,7 @@ impl Trace {
             id,
             traceparent: traceparent.cloned(),
             tracestate: tracestate.cloned(),
+            span: tracing::Span::none(),
         }
     }
 
@@ -119,6 +154,7 @@ pub fn detached() -> Arc<Trace> {
         id: new_id(),
         traceparent: None,
         tracestate: None,
+        span: tracing::Span::none(),
     })
 }
 

@@ -72,8 +72,12 @@ struct Method(&'static str);
 /// outcome; the id is echoed in the answer's `x-request-id`.
 async fn serve(st: AppState, name: &str, req: Request, ctx: Option<ConnCtx>) -> Response {
     use tracing::Instrument as _;
-    let trace = std::sync::Arc::new(crate::telemetry::Trace::from_headers(req.headers()));
-    let span = tracing::info_span!("request", request_id = trace.id());
+    let mut trace = crate::telemetry::Trace::from_headers(req.headers());
+    // With traces on, the request's span sits under a server span continuing the caller's.
+    let server = crate::telemetry::otel::server_span(req.method(), name, req.headers());
+    let span = tracing::info_span!(parent: &server, "request", request_id = trace.id());
+    trace.span = span.clone();
+    let trace = std::sync::Arc::new(trace);
     let id = trace.id.clone();
     let (mut resp, known) = serve_traced(st, name, req, ctx, trace)
         .instrument(span)
