@@ -105,7 +105,7 @@ def one_among_many(binary: str, n: int, work: Path) -> None:
                 time.sleep(0.002)
             times.append((time.time() - t0) * 1000)
         print(f"one API changed among {n}, file watch: served after median {statistics.median(times):.0f} ms "
-              f"(runs {', '.join(f'{t:.0f}' for t in times)}; includes the 300 ms debounce)")
+              f"(runs {', '.join(f'{t:.0f}' for t in times)}; includes the 100 ms debounce)")
         # Admin API write of a stored API among them: served when the write is acknowledged.
         status, _ = admin(base, "PUT", "/apis/stored/spec",
                           json.dumps({"spec": spec(4, "Stored"), "mapping": {"base_url": BACKEND}}).encode(),

@@ -127,6 +127,24 @@ pub fn fingerprint(api: &ApiConfig, spec: &[u8]) -> u64 {
     h.finish()
 }
 
+/// The fingerprint of a config entry and its spec file, read in chunks (for config APIs; they
+/// are only compared with each other).
+pub fn fingerprint_file(api: &ApiConfig, path: &std::path::Path) -> std::io::Result<u64> {
+    use std::io::Read as _;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    format!("{api:?}").hash(&mut h);
+    let mut f = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.write(&buf[..n]);
+    }
+    Ok(h.finish())
+}
+
 /// A stored API as a build.
 fn stored_build(s: &store::Stored) -> Result<Build, String> {
     let spec = crate::ingest::parse(&s.spec.bytes).map_err(|e| e.to_string())?;

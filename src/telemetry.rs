@@ -33,7 +33,7 @@ pub struct Logs {
 /// Install the process's log subscriber. `RUST_LOG` filters as usual; the default shows
 /// `rest2mcp` at `info` (audit lines included: target `rest2mcp::audit`). Lines are written by
 /// a thread of their own, in batches (`tracing-appender`): a serving thread never waits on a
-/// `write` to stderr unless 128k lines are queued. Traces are exported over OTLP when the
+/// `write` to stderr unless 8k lines are queued. Traces are exported over OTLP when the
 /// environment asks for them ([`otel`]). Keep the guard until exit.
 pub fn init_logs(format: LogFormat) -> Logs {
     use std::io::IsTerminal as _;
@@ -48,6 +48,8 @@ pub fn init_logs(format: LogFormat) -> Logs {
     }));
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
+        // 8k lines (~2.5 MB of text) absorb a burst; the default 128k preallocates 4 MB.
+        .buffered_lines_limit(8192)
         .thread_name("rest2mcp-log")
         .finish(std::io::BufWriter::with_capacity(
             64 * 1024,

@@ -69,13 +69,14 @@ async fn a_changed_spec_file_is_served_without_a_restart_and_a_bad_one_is_refuse
     );
     let gw = Gateway::start_file_with(&cfg, &[("RUST_LOG", "rest2mcp=info")]);
     let mcp = gw.mcp("t");
-    until_tools(&mcp, &["get0", "get1"]).await;
-    // Rewritten in place: picked up by the watch.
+    // Rewritten in place at once, as soon as the gateway says it is ready: picked up by the
+    // watch (set up before the ready line; once it was set up just after, and such a write
+    // was missed).
     std::fs::write(dir.path().join("spec.yaml"), things_spec(3, "T")).unwrap();
     let took = until_tools(&mcp, &["get0", "get1", "get2"]).await;
     eprintln!("file change served after {took:?}");
     // One change, one reload: the reload's own reads of the files trigger nothing (they once
-    // scheduled the next reload every 300 ms, forever).
+    // scheduled the next reload after every debounce, forever).
     let reloads = || {
         gw.log_lines()
             .iter()

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use super::registry::{ApiEntry, Build, Shared, Source};
 use super::status::Trigger;
-use super::{Live, fingerprint, stored_build};
+use super::{Live, stored_build};
 use crate::config::{ApiConfig, Config};
 
 impl Live {
@@ -25,8 +25,9 @@ impl Live {
             builds.spawn(async move {
                 let _permit = permits.acquire_owned().await;
                 let started = Instant::now();
-                let built = match config_build(api).await {
-                    Ok(b) => live.build(shared, b, None).await.map_err(|e| e.to_string()),
+                let built = match config_build(api, None).await {
+                    Ok(Some(b)) => live.build(shared, b, None).await.map_err(|e| e.to_string()),
+                    Ok(None) => unreachable!("nothing to compare with at start"),
                     Err(e) => Err(e),
                 };
                 (i, built, started.elapsed())
@@ -152,20 +153,19 @@ impl Live {
         for api in &cfg.apis {
             let t = Instant::now();
             let previous = reg.apis.get(&api.name).cloned();
-            let b = match config_build(api.clone()).await {
-                Ok(b) => b,
+            // Unchanged entries (same config entry and spec bytes) are not parsed again.
+            let same = previous
+                .as_ref()
+                .filter(|p| !rebuild_all && p.source == Source::Config)
+                .map(|p| p.fingerprint);
+            let b = match config_build(api.clone(), same).await {
+                Ok(Some(b)) => b,
+                Ok(None) => continue,
                 Err(e) => {
                     self.status.record(&api.name, trigger, Err(e), t.elapsed());
                     continue;
                 }
             };
-            if !rebuild_all
-                && previous
-                    .as_ref()
-                    .is_some_and(|p| p.source == Source::Config && p.fingerprint == b.fingerprint)
-            {
-                continue;
-            }
             match self.build(shared.clone(), b, previous).await {
                 Ok(entry) => {
                     self.install(entry);
@@ -222,23 +222,29 @@ impl Live {
 }
 
 /// A config entry as a build: its spec file read and parsed (off the serving threads).
-async fn config_build(api: ApiConfig) -> Result<Build, String> {
+/// `None` when its fingerprint is `same` (nothing to rebuild). The file is hashed in chunks and
+/// parsed from the file (JSON streamed), so a large spec is never in memory twice.
+async fn config_build(api: ApiConfig, same: Option<u64>) -> Result<Option<Build>, String> {
     tokio::task::spawn_blocking(move || {
-        let bytes = std::fs::read(&api.spec).map_err(|e| {
+        let fingerprint = super::fingerprint_file(&api, &api.spec).map_err(|e| {
             format!(
                 "api `{}`: cannot read {}: {e}",
                 api.name,
                 api.spec.display()
             )
         })?;
-        let spec = crate::ingest::parse(&bytes).map_err(|e| format!("api `{}`: {e}", api.name))?;
-        Ok(Build {
-            fingerprint: fingerprint(&api, &bytes),
+        if same == Some(fingerprint) {
+            return Ok(None);
+        }
+        let spec =
+            crate::ingest::load_file(&api.spec).map_err(|e| format!("api `{}`: {e}", api.name))?;
+        Ok(Some(Build {
+            fingerprint,
             config: api,
             spec,
             source: Source::Config,
             version: None,
-        })
+        }))
     })
     .await
     .map_err(|e| e.to_string())?

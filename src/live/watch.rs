@@ -4,7 +4,7 @@
 //! The watch is on their directories, not the files: editors save by renaming a new file over
 //! the old one, and a Kubernetes ConfigMap volume swaps a `..data` symlink to a new directory;
 //! both change the directory, not the file that was watched. Any event there that concerns
-//! one of the files (or a `..`-named entry of such a volume) schedules a reload 300 ms after
+//! one of the files (or a `..`-named entry of such a volume) schedules a reload 100 ms after
 //! the last one; the reload rebuilds only the APIs whose config entry or spec bytes changed.
 
 use std::collections::HashSet;
@@ -18,7 +18,7 @@ use super::Live;
 use super::status::Trigger;
 
 /// Quiet time after the last event before reloading.
-const DEBOUNCE: Duration = Duration::from_millis(300);
+const DEBOUNCE: Duration = Duration::from_millis(100);
 
 /// Start the SIGHUP handler and the file watch (when serving from a config file).
 pub fn spawn(live: &Arc<Live>) {
@@ -40,12 +40,16 @@ pub fn spawn(live: &Arc<Live>) {
             }
         });
     }
-    let live = live.clone();
-    tokio::spawn(async move {
-        if let Err(e) = watch(live).await {
+    // The watches are in place before this returns (before the gateway says it is ready), so
+    // a write right after start is seen.
+    match Watch::new(live) {
+        Ok(w) => {
+            tokio::spawn(w.run(live.clone()));
+        }
+        Err(e) => {
             tracing::warn!(error = %e, "file watch unavailable: reload with SIGHUP or the admin API");
         }
-    });
+    }
 }
 
 /// The files a reload reads, and their directories.
@@ -68,48 +72,70 @@ fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
-async fn watch(live: Arc<Live>) -> notify::Result<()> {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<PathBuf>();
-    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-        // Reading a file is no change: without this, each reload's own reads of the specs
-        // (inotify's open and close-nowrite) would schedule the next reload, forever.
-        if let Ok(ev) = res
-            && !matches!(ev.kind, notify::EventKind::Access(_))
-        {
-            for p in ev.paths {
-                let _ = tx.send(p);
+struct Watch {
+    watcher: notify::RecommendedWatcher,
+    rx: tokio::sync::mpsc::UnboundedReceiver<PathBuf>,
+    watched: HashSet<PathBuf>,
+}
+
+impl Watch {
+    fn new(live: &Live) -> notify::Result<Watch> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<PathBuf>();
+        let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+            // Reading a file is no change: without this, each reload's own reads of the specs
+            // (inotify's open and close-nowrite) would schedule the next reload, forever.
+            if let Ok(ev) = res
+                && !matches!(ev.kind, notify::EventKind::Access(_))
+            {
+                for p in ev.paths {
+                    let _ = tx.send(p);
+                }
             }
-        }
-    })?;
-    let mut watched: HashSet<PathBuf> = HashSet::new();
-    loop {
-        let (files, dirs) = files(&live);
-        for d in dirs.difference(&watched).cloned().collect::<Vec<_>>() {
-            match watcher.watch(&d, RecursiveMode::NonRecursive) {
+        })?;
+        let mut w = Watch {
+            watcher,
+            rx,
+            watched: HashSet::new(),
+        };
+        w.add(&files(live).1);
+        Ok(w)
+    }
+
+    /// Watch the directories not watched yet.
+    fn add(&mut self, dirs: &HashSet<PathBuf>) {
+        for d in dirs.difference(&self.watched).cloned().collect::<Vec<_>>() {
+            match self.watcher.watch(&d, RecursiveMode::NonRecursive) {
                 Ok(()) => {
-                    watched.insert(d);
+                    self.watched.insert(d);
                 }
                 Err(e) => tracing::warn!(dir = %d.display(), error = %e, "cannot watch"),
             }
         }
-        // Wait for an event that concerns our files, then for quiet.
+    }
+
+    async fn run(mut self, live: Arc<Live>) {
         loop {
-            let Some(p) = rx.recv().await else {
-                return Ok(());
-            };
-            if concerns(&files, &p) {
-                break;
+            let (files, dirs) = files(&live);
+            self.add(&dirs);
+            // Wait for an event that concerns our files, then for quiet.
+            loop {
+                let Some(p) = self.rx.recv().await else {
+                    return;
+                };
+                if concerns(&files, &p) {
+                    break;
+                }
             }
-        }
-        loop {
-            match tokio::time::timeout(DEBOUNCE, rx.recv()).await {
-                Ok(Some(_)) => continue,
-                Ok(None) => return Ok(()),
-                Err(_) => break,
+            loop {
+                match tokio::time::timeout(DEBOUNCE, self.rx.recv()).await {
+                    Ok(Some(_)) => continue,
+                    Ok(None) => return,
+                    Err(_) => break,
+                }
             }
+            tracing::info!("a watched file changed: reloading");
+            live.reload_config(Trigger::File).await;
         }
-        tracing::info!("a watched file changed: reloading");
-        live.reload_config(Trigger::File).await;
     }
 }
 
