@@ -269,15 +269,23 @@ pub(crate) async fn call(
             (Outcome::Failed(refused.to_string()), None, 0, true)
         }
         Ok(_permit) => {
-            let in_flight = m
-                .in_flight
-                .get_or_create_owned(&crate::metrics::Api { api: api_label() });
-            in_flight.inc();
+            let mut guard = InFlight {
+                gauge: m
+                    .in_flight
+                    .get_or_create_owned(&crate::metrics::Api { api: api_label() }),
+                api,
+                tool: &entry.mapped.name,
+                caller,
+                trace,
+                started,
+                done: false,
+            };
+            guard.gauge.inc();
             let span = crate::telemetry::otel::tool_span(&api.name, &entry.mapped.name);
             let (o, s, b) = checked_call(api, upstream, access, caller, entry, args, trace)
                 .instrument(span)
                 .await;
-            in_flight.dec();
+            guard.done = true;
             (o, s, b, false)
         }
     };
@@ -321,6 +329,48 @@ pub(crate) async fn call(
         "tool call"
     );
     outcome
+}
+
+/// A call in progress: counted in `calls_in_flight` until it ends, also when it ends because
+/// its client went away (the future is dropped mid-call); then it is audited and counted as
+/// `cancelled`, since its request may have reached the backend.
+struct InFlight<'a> {
+    gauge: prometheus_client::metrics::gauge::Gauge,
+    api: &'a ApiCatalog,
+    tool: &'a str,
+    caller: Option<&'a Caller>,
+    trace: &'a crate::telemetry::Trace,
+    started: std::time::Instant,
+    done: bool,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.gauge.dec();
+        if self.done {
+            return;
+        }
+        crate::metrics::get()
+            .tool_results
+            .get_or_create(&crate::metrics::ToolResult {
+                api: self.api.name.clone(),
+                result: "cancelled",
+            })
+            .inc();
+        tracing::info!(
+            target: "rest2mcp::audit",
+            request_id = self.trace.id(),
+            api = %self.api.name,
+            tool = %self.tool,
+            sub = self.caller.map_or("-", Caller::subject),
+            client_id = self.caller.and_then(Caller::client_id).unwrap_or("-"),
+            status = 0,
+            result = "cancelled",
+            duration_ms = (self.started.elapsed().as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
+            bytes = 0,
+            "tool call"
+        );
+    }
 }
 
 /// The call once admitted: (outcome, upstream status if one answered, answer bytes).

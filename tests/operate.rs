@@ -437,3 +437,54 @@ async fn readyz_waits_for_signing_keys() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// A call whose client goes away before the backend answers still leaves `calls_in_flight`
+/// (it stayed counted forever once) and is audited as `cancelled`: it may have reached the
+/// backend.
+#[tokio::test]
+async fn a_call_abandoned_by_its_client_is_audited_and_leaves_in_flight() {
+    // A backend that reads the request and never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = listener.accept().await {
+            held.push(s);
+        }
+    });
+    let cfg = support::api_config("echo", &fixture("echo.yaml"), &url, "");
+    let gw = Gateway::start_with(&cfg, &[], &[("RUST_LOG", "info")]);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let sent = client
+        .post(format!("{}/mcp/echo", gw.base))
+        .header("content-type", "application/json")
+        .header("accept", "application/json")
+        .header("mcp-protocol-version", "2025-11-25")
+        .body(call_body("getStatus", json!({"code": 200})))
+        .send()
+        .await;
+    assert!(sent.is_err(), "the backend never answers");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let text = metrics(&gw).await;
+        let cancelled =
+            text.contains("rest2mcp_tool_calls_total{api=\"echo\",result=\"cancelled\"} 1");
+        if cancelled {
+            assert_eq!(sample(&text, "rest2mcp_calls_in_flight{api=\"echo\"}"), 0.0);
+            break;
+        }
+        assert!(Instant::now() < deadline, "{text}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let logs = gw.log_lines().join("\n");
+    assert!(
+        logs.lines()
+            .any(|l| l.contains("rest2mcp::audit") && l.contains("result=\"cancelled\"")),
+        "{logs}"
+    );
+}
