@@ -87,10 +87,7 @@ impl Index {
     pub fn search(&self, query: &str, limit: usize, allowed: impl Fn(usize) -> bool) -> Vec<usize> {
         let n = self.lengths.len() as f32;
         let mut scores: HashMap<u32, f32> = HashMap::new();
-        let mut terms: Vec<String> = words(query).collect();
-        terms.sort();
-        terms.dedup();
-        for t in &terms {
+        for (t, weight) in query_terms(query) {
             let Some(list) = self.postings.get(t.as_str()) else {
                 continue;
             };
@@ -99,7 +96,7 @@ impl Index {
             for &(doc, tf) in list {
                 let len = self.lengths[doc as usize];
                 let s = idf * tf * (K1 + 1.0) / (tf + K1 * (1.0 - B + B * len / self.avg));
-                *scores.entry(doc).or_default() += s;
+                *scores.entry(doc).or_default() += weight * s;
             }
         }
         let mut ranked: Vec<(u32, f32)> = scores
@@ -110,6 +107,43 @@ impl Index {
         ranked.truncate(limit);
         ranked.into_iter().map(|(d, _)| d as usize).collect()
     }
+}
+
+/// How people ask against how REST APIs name things: a query word also finds the verb or noun
+/// operation names use for it (`open an issue` finds `issues/create`, `email` finds
+/// `sendMail`), at a lower weight than the word itself.
+const SYNONYMS: [(&str, &str); 14] = [
+    ("open", "create"),
+    ("add", "create"),
+    ("new", "create"),
+    ("make", "create"),
+    ("start", "create"),
+    ("remove", "delete"),
+    ("erase", "delete"),
+    ("edit", "update"),
+    ("change", "update"),
+    ("modify", "update"),
+    ("show", "get"),
+    ("fetch", "get"),
+    ("retrieve", "get"),
+    ("email", "mail"),
+];
+const SYNONYM_WEIGHT: f32 = 0.6;
+
+/// A query's terms with their weights: its own words (1.0), then their synonyms.
+fn query_terms(query: &str) -> Vec<(String, f32)> {
+    let mut terms: Vec<(String, f32)> = words(query).map(|w| (w, 1.0)).collect();
+    let own: Vec<String> = terms.iter().map(|(w, _)| w.clone()).collect();
+    for w in &own {
+        for (from, to) in SYNONYMS {
+            if w == from && !own.iter().any(|o| o == to) {
+                terms.push((to.to_string(), SYNONYM_WEIGHT));
+            }
+        }
+    }
+    terms.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
+    terms.dedup_by(|a, b| a.0 == b.0);
+    terms
 }
 
 /// Lower-case words of a text, with identifiers split at case changes, digits, `_`, `-`, `/`,
@@ -331,6 +365,44 @@ pub fn called_tool<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn query_words_also_find_the_verbs_apis_use() {
+        let terms = query_terms("open an issue and send an email");
+        let has = |t: &str, w: f32| terms.iter().any(|(x, y)| x == t && *y == w);
+        assert!(
+            has("open", 1.0) && has("create", SYNONYM_WEIGHT),
+            "{terms:?}"
+        );
+        assert!(
+            has("mail", SYNONYM_WEIGHT) && has("email", 1.0),
+            "{terms:?}"
+        );
+        // A word the query says itself keeps its full weight.
+        let terms = query_terms("add or create a label");
+        assert_eq!(terms.iter().filter(|(t, _)| t == "create").count(), 1);
+        assert!(terms.contains(&("create".to_string(), 1.0)), "{terms:?}");
+        // Ranked: `open an issue` puts issues/create first, above the issue lists.
+        let docs = [
+            ("issues/list", "List issues", "/issues"),
+            (
+                "issues/create",
+                "Create an issue in a repository",
+                "/repos/{owner}/{repo}/issues",
+            ),
+        ];
+        let index = Index::build(docs.iter().map(|(name, summary, path)| Doc {
+            name,
+            summary,
+            description: "",
+            tags: &[],
+            method: "get",
+            path,
+        }));
+        // (the shorter list would win without the synonym)
+        assert_eq!(index.search("an issue", 5, |_| true)[0], 0);
+        assert_eq!(index.search("open an issue", 5, |_| true)[0], 1);
+    }
 
     #[test]
     fn words_split_identifiers_and_fold_plurals() {
