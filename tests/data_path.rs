@@ -374,7 +374,10 @@ async fn unauthenticated_floods_hold_little_memory() {
     // memory up to 10 s to come back.
     let deadline = Instant::now() + Duration::from_secs(30);
     while gw.metric("rest2mcp_connections_open").await > 2.0 {
-        assert!(Instant::now() < deadline, "the flood's connections stay open");
+        assert!(
+            Instant::now() < deadline,
+            "the flood's connections stay open"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let settle = Instant::now() + Duration::from_secs(10);
