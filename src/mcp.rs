@@ -314,19 +314,14 @@ pub(crate) async fn call(
             },
         })
         .observe(took.as_secs_f64());
-    // The audit trail: who called what, and how it went. Never arguments or tokens.
-    tracing::info!(
-        target: "rest2mcp::audit",
-        request_id = trace.id(),
-        api = %api.name,
-        tool = %entry.mapped.name,
-        sub = caller.map_or("-", Caller::subject),
-        client_id = caller.and_then(Caller::client_id).unwrap_or("-"),
-        status = status.unwrap_or(0),
-        result,
-        duration_ms = (took.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
+    audit(
+        trace,
+        api,
+        &entry.mapped.name,
+        caller,
+        (status.unwrap_or(0), result),
+        took,
         bytes,
-        "tool call"
     );
     outcome
 }
@@ -357,20 +352,43 @@ impl Drop for InFlight<'_> {
                 result: "cancelled",
             })
             .inc();
-        tracing::info!(
-            target: "rest2mcp::audit",
-            request_id = self.trace.id(),
-            api = %self.api.name,
-            tool = %self.tool,
-            sub = self.caller.map_or("-", Caller::subject),
-            client_id = self.caller.and_then(Caller::client_id).unwrap_or("-"),
-            status = 0,
-            result = "cancelled",
-            duration_ms = (self.started.elapsed().as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
-            bytes = 0,
-            "tool call"
+        let took = self.started.elapsed();
+        audit(
+            self.trace,
+            self.api,
+            self.tool,
+            self.caller,
+            (0, "cancelled"),
+            took,
+            0,
         );
     }
+}
+
+/// The audit trail: who called what, and how it went (upstream status, result). Never
+/// arguments or tokens.
+fn audit(
+    trace: &crate::telemetry::Trace,
+    api: &ApiCatalog,
+    tool: &str,
+    caller: Option<&Caller>,
+    (status, result): (u16, &str),
+    took: std::time::Duration,
+    bytes: usize,
+) {
+    tracing::info!(
+        target: "rest2mcp::audit",
+        request_id = trace.id(),
+        api = %api.name,
+        tool = %tool,
+        sub = caller.map_or("-", Caller::subject),
+        client_id = caller.and_then(Caller::client_id).unwrap_or("-"),
+        status,
+        result,
+        duration_ms = (took.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
+        bytes,
+        "tool call"
+    );
 }
 
 /// The call once admitted: (outcome, upstream status if one answered, answer bytes).
