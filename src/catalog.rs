@@ -13,7 +13,12 @@ use serde_json::Value;
 
 use crate::config::{ApiConfig, Config, ConfigError, ServerConfig, check_base_url};
 use crate::ingest::{self, ApiSpec, IngestError};
+use crate::mapping::defs::{DefBytes, DefTable};
 use crate::mapping::{self, MappedTool, OpReport};
+
+mod json;
+#[cfg(test)]
+mod tests;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
@@ -34,11 +39,14 @@ pub enum BuildError {
 
 /// One tool, ready to call.
 pub struct ToolEntry {
-    /// Name, bindings and the lean operation; its schemas are emptied once serialized (they
-    /// live on in `json`).
+    /// Name, bindings, the lean operation and its `$defs` lists; its schemas are emptied once
+    /// serialized (they live on in `json`).
     pub mapped: MappedTool,
-    /// The tool definition as served in `tools/list`, serialized once.
-    pub json: Vec<u8>,
+    /// The tool definition as served in `tools/list`, serialized once, without its `$defs`
+    /// (written from the catalog's shared [`DefBytes`]: [`ApiCatalog::write_tool`]).
+    json: json::ToolJson,
+    /// The whole definition's length in bytes.
+    len: usize,
     /// Its position in the catalog (the key of its validators in the catalog's cache).
     pub index: u32,
     has_output_schema: bool,
@@ -55,18 +63,6 @@ type Compiled = Result<Arc<jsonschema::Validator>, Arc<str>>;
 /// carries the `$defs` it reaches, and those repeat across tools); most tools of a large API
 /// are never called.
 const VALIDATORS_PER_API: usize = 1024;
-
-impl ToolEntry {
-    /// The rmcp tool definition (rebuilt from its JSON: only rmcp's own path needs it).
-    pub fn tool(&self) -> Tool {
-        serde_json::from_slice(&self.json).expect("serialized from a Tool")
-    }
-
-    fn schema(&self, which: &str) -> Option<Value> {
-        let mut tool: Value = serde_json::from_slice(&self.json).ok()?;
-        tool.get_mut(which).map(Value::take)
-    }
-}
 
 /// Counters a human or a dashboard may want.
 #[derive(Default)]
@@ -90,6 +86,8 @@ pub struct ApiCatalog {
     pub stats: ApiStats,
     /// `mode: search`: the index over `tools`, and the three tools the endpoint lists instead.
     pub search: Option<Search>,
+    /// The definitions the tools' schemas reach, serialized once.
+    defs: DefBytes,
     /// Validators by (tool index, output?), compiled on first use, bounded.
     validators: quick_cache::sync::Cache<(u32, bool), Compiled>,
 }
@@ -167,12 +165,14 @@ impl ApiCatalog {
         let t = std::time::Instant::now();
         // Each tool is compiled as soon as it is mapped: its schema trees are gone before the
         // next one is built (peak memory on large specs).
+        let mut table: Option<Arc<DefTable>> = None;
         let (tools, report) = mapping::map_api_stable(
             &spec,
             api,
             server.max_output_schema_bytes,
             previous,
             |m, r| {
+                table.get_or_insert_with(|| m.defs.clone());
                 compile(m)
                     .map_err(|msg| {
                         // A schema the validator cannot compile: skip this tool, say why.
@@ -188,9 +188,14 @@ impl ApiCatalog {
             diagnostics,
             ..
         } = spec;
+        // The definitions' trees go with the table; their bytes stay.
+        let defs = table.map(|t| t.freeze()).unwrap_or_default();
         let mut tools = tools;
         for (i, t) in tools.iter_mut().enumerate() {
             t.index = i as u32;
+            t.len = t
+                .json
+                .len(&defs, &t.mapped.input_defs, &t.mapped.output_defs);
         }
         let search = (api.mode == crate::config::Mode::Search).then(|| Search {
             index: crate::search::Index::build(tools.iter().map(|t: &ToolEntry| {
@@ -211,7 +216,15 @@ impl ApiCatalog {
             .enumerate()
             .map(|(i, t)| (t.mapped.name.clone(), i))
             .collect();
-        tracing::debug!(api = %api.name, rss_compiled, mapped_and_compiled = ?t.elapsed(), rss = ingest::rss_kib(), "catalog");
+        tracing::debug!(
+            api = %api.name,
+            rss_compiled,
+            mapped_and_compiled = ?t.elapsed(),
+            rss = ingest::rss_kib(),
+            tool_bytes = tools.iter().map(|t: &ToolEntry| t.json.size()).sum::<usize>(),
+            def_bytes = defs.size(),
+            "catalog"
+        );
         Ok(ApiCatalog {
             name: api.name.clone(),
             title,
@@ -221,6 +234,7 @@ impl ApiCatalog {
             by_name,
             page_size: server.page_size.max(1),
             search,
+            defs,
             validators: quick_cache::sync::Cache::new(VALIDATORS_PER_API),
             report,
             diagnostics,
@@ -252,12 +266,7 @@ impl ApiCatalog {
     /// them.
     pub fn write_page(&self, out: &mut Vec<u8>, page: usize, modern: bool, view: Option<&[usize]>) {
         // Pages are spliced from each tool's JSON, serialized once.
-        out.reserve(
-            self.page(page, view)
-                .map(|t| t.json.len() + 1)
-                .sum::<usize>()
-                + 96,
-        );
+        out.reserve(self.page(page, view).map(|t| t.len + 1).sum::<usize>() + 96);
         out.push(b'{');
         if modern {
             out.extend_from_slice(br#""resultType":"complete","ttlMs":0,"cacheScope":"private","#);
@@ -270,9 +279,29 @@ impl ApiCatalog {
             if i > 0 {
                 out.push(b',');
             }
-            out.extend_from_slice(&t.json);
+            self.write_tool(t, out);
         }
         out.extend_from_slice(b"]}");
+    }
+
+    /// Append one tool's definition as served.
+    pub fn write_tool(&self, t: &ToolEntry, out: &mut Vec<u8>) {
+        t.json
+            .write(&self.defs, &t.mapped.input_defs, &t.mapped.output_defs, out);
+    }
+
+    /// One tool's definition as served, parsed.
+    pub fn tool_value(&self, t: &ToolEntry) -> Value {
+        let mut b = Vec::with_capacity(t.len);
+        self.write_tool(t, &mut b);
+        serde_json::from_slice(&b).expect("serialized from a Tool")
+    }
+
+    /// The rmcp tool definition (rebuilt from its JSON: only rmcp's own path needs it).
+    pub fn rmcp_tool(&self, t: &ToolEntry) -> Tool {
+        let mut b = Vec::with_capacity(t.len);
+        self.write_tool(t, &mut b);
+        serde_json::from_slice(&b).expect("serialized from a Tool")
     }
 
     /// The validator of a tool's arguments (compiled on first use), or why its schema does
@@ -294,7 +323,11 @@ impl ApiCatalog {
 
     fn cached(&self, t: &ToolEntry, output: bool, which: &str) -> Compiled {
         let compiled = self.validators.get_or_insert_with(&(t.index, output), || {
-            let schema = t.schema(which).unwrap_or(Value::Null);
+            let schema = self
+                .tool_value(t)
+                .get_mut(which)
+                .map(Value::take)
+                .unwrap_or(Value::Null);
             Ok::<_, std::convert::Infallible>(compile_schema(&schema).map(Arc::new).map_err(|e| {
                 tracing::warn!(api = %self.name, tool = %t.mapped.name, "{which}: {e}");
                 Arc::<str>::from(e)
@@ -331,40 +364,50 @@ fn compile_schema(schema: &Value) -> Result<jsonschema::Validator, String> {
         .map_err(|e| format!("schema does not compile: {e}"))
 }
 
-/// The ready tool: definition serialized, schema trees dropped (validators come later, on
-/// first use: `ApiCatalog::input_validator`).
-fn compile(m: MappedTool) -> Result<ToolEntry, String> {
-    let method = m.op.method.as_str();
+/// The rmcp tool definition of a mapped tool, with these schemas.
+fn definition(
+    m: &MappedTool,
+    input_schema: Arc<serde_json::Map<String, Value>>,
+    output_schema: Option<Arc<serde_json::Map<String, Value>>>,
+) -> Tool {
     let mut ann = ToolAnnotations::with_title(m.title.clone()).open_world(true);
-    match method {
+    match m.op.method.as_str() {
         "GET" | "HEAD" | "OPTIONS" => ann = ann.read_only(true),
         "DELETE" => ann = ann.read_only(false).destructive(true).idempotent(true),
         "PUT" => ann = ann.read_only(false).idempotent(true),
         _ => ann = ann.read_only(false),
     }
-    let mut tool = Tool::new(
-        m.name.clone(),
-        m.description.clone(),
-        m.input_schema.clone(),
-    )
-    .with_title(m.title.clone())
-    .with_annotations(ann);
-    let has_output_schema = m.output_schema.is_some();
-    if let Some(s) = &m.output_schema {
-        tool = tool.with_raw_output_schema(s.clone());
+    let tool = Tool::new(m.name.clone(), m.description.clone(), input_schema)
+        .with_title(m.title.clone())
+        .with_annotations(ann);
+    match output_schema {
+        Some(s) => tool.with_raw_output_schema(s),
+        None => tool,
     }
-    let mut json = serde_json::to_vec(&tool).expect("tools serialize");
-    json.shrink_to_fit(); // kept for the catalog's life: no doubling slack (GitHub spec: 1223 tools)
-    drop(tool);
-    // The schema trees are the bulk of a large API's memory; the JSON keeps them.
-    let m = MappedTool {
-        input_schema: Arc::default(),
-        output_schema: None,
-        ..m
-    };
+}
+
+/// The ready tool: definition serialized (its `$defs` left to the catalog's shared bytes),
+/// schema trees dropped (validators come later, on first use: `ApiCatalog::input_validator`).
+fn compile(mut m: MappedTool) -> Result<ToolEntry, String> {
+    let mut input_schema = std::mem::take(&mut m.input_schema);
+    let mut output_schema = m.output_schema.take();
+    if !m.input_defs.is_empty() {
+        json::mark(&mut input_schema, json::Which::Input);
+    }
+    if let Some(s) = output_schema.as_mut()
+        && !m.output_defs.is_empty()
+    {
+        json::mark(s, json::Which::Output);
+    }
+    let has_output_schema = output_schema.is_some();
+    let json = json::ToolJson::new(&definition(&m, input_schema, output_schema));
+    // The schema trees are the bulk of a large API's memory; the JSON keeps them. The
+    // definitions' table goes too (the catalog keeps their bytes).
+    m.defs = DefTable::empty();
     Ok(ToolEntry {
         mapped: m,
         json,
+        len: 0,
         index: 0,
         has_output_schema,
         labelled: std::sync::OnceLock::new(),

@@ -4,6 +4,7 @@
 //! input schema and the [`ArgBinding`]s that say where each argument goes upstream) plus a
 //! report line per operation for `inspect` and the start-up log.
 
+pub mod defs;
 pub mod direction;
 pub mod mirror;
 pub mod naming;
@@ -18,8 +19,9 @@ use serde_json::{Map, Value, json};
 
 use crate::config::{ApiConfig, ConfigError, ToolOverride};
 use crate::ingest::{ApiSpec, BodyKind, Location, Operation};
+use defs::{DefList, DefTable};
 use direction::Direction;
-use schema::{input_schema, prune_defs, used_defs};
+use schema::input_schema;
 
 /// One include/exclude rule; every field given must match.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
@@ -133,9 +135,15 @@ pub struct MappedTool {
     pub name: String,
     pub title: String,
     pub description: String,
+    /// The arguments' schema, without the shared definitions it reaches (`input_defs`).
     pub input_schema: Arc<Map<String, Value>>,
-    /// JSON Schema of `structuredContent`, when the 2xx response is a JSON object.
+    pub input_defs: DefList,
+    /// JSON Schema of `structuredContent`, when the 2xx response is a JSON object (without
+    /// the shared definitions it reaches: `output_defs`).
     pub output_schema: Option<Arc<Map<String, Value>>>,
+    pub output_defs: DefList,
+    /// The document's definitions the two lists point into.
+    pub defs: Arc<DefTable>,
     pub bindings: Vec<ArgBinding>,
     /// Arguments marked `x-mcp-header` (header parameters mirrored in `Mcp-Param-*`, SEP-2243).
     pub mirrored: Vec<String>,
@@ -329,12 +337,12 @@ pub fn map_api_stable<T>(
     let mut tools = Vec::new();
     // Headers the downstream config sets: a client never supplies them.
     let owned_headers = api.downstream.header_names();
-    // Which shared definitions mark properties read- or write-only: found once per document.
-    let marks = spec
+    // The document's definitions: read for references and marks once, serialized once.
+    let table = spec
         .operations
         .first()
-        .map(|op| direction::Marks::new(&op.defs))
-        .unwrap_or_default();
+        .map(|op| Arc::new(DefTable::new(op.defs.clone())))
+        .unwrap_or_else(DefTable::empty);
     for (i, name, mut notes, over) in chosen {
         let mut final_name = name.clone();
         let explicit_here = explicit.contains(name.as_str()) && taken.get(&name) == Some(&i);
@@ -366,7 +374,7 @@ pub fn map_api_stable<T>(
             &mut r.notes,
             with_output.then_some(max_output_schema_bytes),
             &owned_headers,
-            &marks,
+            &table,
         );
         tool.scopes = tool_scopes(op, over, &api.auth.default_tool_scopes);
         r.scopes = tool.scopes.clone();
@@ -389,10 +397,11 @@ fn build_tool(
     // `None`: output schemas are off for this tool (config).
     max_output_schema_bytes: Option<usize>,
     owned_headers: &[String],
-    marks: &direction::Marks,
+    table: &Arc<DefTable>,
 ) -> MappedTool {
-    let (input_schema, bindings, mirrored) = input_schema(op, notes, owned_headers, marks);
-    let output_schema = op.output_schema.as_ref().and_then(|s| {
+    let (input_schema, input_defs, bindings, mirrored) =
+        input_schema(op, notes, owned_headers, table);
+    let output = op.output_schema.as_ref().and_then(|s| {
         let max_output_schema_bytes = max_output_schema_bytes?;
         // MCP requires structuredContent to be an object: only object schemas qualify.
         let is_object = s.get("type") == Some(&Value::String("object".into()))
@@ -405,13 +414,12 @@ fn build_tool(
         if !is_object {
             return None;
         }
-        let out_defs = match s {
-            Value::Object(o) => used_defs(o, &op.defs),
+        let mut s = match s {
+            Value::Object(o) => o.clone(),
             _ => Map::new(),
         };
-        let write_only = marks.write_only(s, &out_defs);
-        let size = serde_json::to_vec(s).map_or(0, |v| v.len())
-            + serde_json::to_vec(&out_defs).map_or(0, |v| v.len());
+        let reached = table.reach(&s);
+        let size = serde_json::to_vec(&s).map_or(0, |v| v.len()) + table.object_len(&reached);
         if size > max_output_schema_bytes {
             notes.push(format!(
                 "output schema is {} KiB, over the {} KiB limit (server.max_output_schema_bytes): not advertised, answers are text only",
@@ -420,33 +428,22 @@ fn build_tool(
             ));
             return None;
         }
-        Some({
-            let mut s = match s.clone() {
-                Value::Object(o) => o,
-                _ => Map::new(),
-            };
-            if !out_defs.is_empty() {
-                s.insert("$defs".into(), Value::Object(out_defs));
-            }
-            // Write-only properties are never in an answer (see `direction`).
-            if write_only && direction::strip(&mut s, Direction::Response, false)
-            {
-                prune_defs(&mut s);
-            }
-            if s.contains_key("$ref") {
-                // A bare `$ref` root is fine for validators but not for every client.
-                let r = s.remove("$ref").expect("checked");
-                let mut wrapped = Map::new();
-                wrapped.insert("type".into(), "object".into());
-                wrapped.insert("allOf".into(), json!([{"$ref": r}]));
-                if let Some(d) = s.remove("$defs") {
-                    wrapped.insert("$defs".into(), d);
-                }
-                s = wrapped;
-            }
-            Arc::new(s)
-        })
+        // Write-only properties are never in an answer (see `direction`).
+        let defs = table.finish(&mut s, Direction::Response, false, reached);
+        if s.contains_key("$ref") {
+            // A bare `$ref` root is fine for validators but not for every client.
+            let r = s.remove("$ref").expect("checked");
+            let mut wrapped = Map::new();
+            wrapped.insert("type".into(), "object".into());
+            wrapped.insert("allOf".into(), json!([{"$ref": r}]));
+            s = wrapped;
+        }
+        Some((Arc::new(s), defs))
     });
+    let (output_schema, output_defs) = match output {
+        Some((s, d)) => (Some(s), d),
+        None => (None, DefList::default()),
+    };
     let summary = op.summary.clone().filter(|s| !s.trim().is_empty());
     let description = over.and_then(|o| o.description.clone()).unwrap_or_else(|| {
         let mut d = match (&summary, &op.description) {
@@ -469,7 +466,10 @@ fn build_tool(
         title,
         description,
         input_schema: Arc::new(input_schema),
+        input_defs,
         output_schema,
+        output_defs,
+        defs: table.clone(),
         bindings,
         mirrored,
         // The tool keeps what a call needs; schemas live in the tool's own `inputSchema`.

@@ -113,7 +113,11 @@ impl ServerHandler for McpApi {
                 .filter(|p| *p < self.api.page_count(view))
                 .ok_or_else(|| ErrorData::invalid_params("invalid cursor", None))?,
         };
-        let tools: Vec<Tool> = self.api.page(page, view).map(|t| t.tool()).collect();
+        let tools: Vec<Tool> = self
+            .api
+            .page(page, view)
+            .map(|t| self.api.rmcp_tool(t))
+            .collect();
         let mut result = ListToolsResult::with_all_items(tools);
         if page + 1 < self.api.page_count(view) {
             result.next_cursor = Some((page + 1).to_string());
@@ -129,7 +133,7 @@ impl ServerHandler for McpApi {
                 .find(|t| t["name"] == name)
                 .and_then(|t| serde_json::from_value(t.clone()).ok());
         }
-        self.api.tool(name).map(|t| t.tool())
+        self.api.tool(name).map(|t| self.api.rmcp_tool(t))
     }
 
     /// 2026-07-28 `subscriptions/listen`: tool list changes are the one category served.

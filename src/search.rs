@@ -321,7 +321,7 @@ pub async fn answer(
                 ));
             };
             Some(match find(n) {
-                Some(t) => text(serde_json::from_slice(&t.json).unwrap_or(Value::Null)),
+                Some(t) => text(api.tool_value(t)),
                 None => unknown(n),
             })
         }

@@ -35,7 +35,7 @@ fn views(c: &ApiCatalog) -> Vec<View> {
         .iter()
         .map(|t| View {
             name: t.mapped.name.clone(),
-            tool: serde_json::from_slice(&t.json).unwrap_or(Value::Null),
+            tool: c.tool_value(t),
             scopes: t.mapped.scopes.clone(),
         })
         .collect()

@@ -72,6 +72,11 @@ pub fn views(
                     .as_ref()
                     .and_then(|o| serde_json::to_vec(&**o).ok())
                     .map_or(0, |v| v.len())
+                + [&t.input_defs, &t.output_defs]
+                    .iter()
+                    .filter(|d| !d.is_empty())
+                    .map(|d| t.defs.object_len(d) + r#","$defs":"#.len())
+                    .sum::<usize>()
                 + 120;
             // Tools come in operation order, one per operation.
             while i < spec.operations.len() && !same(&spec.operations[i], &t.op) {

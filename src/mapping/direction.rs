@@ -10,12 +10,11 @@
 //! tool's arguments leave out read-only properties (and their names in `required`), and its
 //! output schema leaves out write-only ones.
 //!
-//! Each tool's schema carries its own copy of the `$defs` it reaches (`mapping::used_defs`), so
-//! a definition shared by requests and responses is rewritten in the copy only: the request
-//! variant lives in the input schema, the response variant in the output schema, and nothing
-//! is copied for schemas that never mention the keyword.
+//! A definition shared by requests and responses has a variant per direction (`mapping::defs`):
+//! the request variant goes in input schemas, the response variant in output schemas, and no
+//! variant is made for schemas that never reach the keyword.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
 
@@ -63,46 +62,6 @@ const SCHEMAS: [&str; 15] = [
     "oneOf",
     "prefixItems",
 ];
-
-/// The document's definitions that mention `readOnly` / `writeOnly` (found once): a tool's
-/// schema needs rewriting only if it or one of the definitions it reaches mentions one.
-#[derive(Debug, Default)]
-pub struct Marks {
-    read: HashSet<String>,
-    write: HashSet<String>,
-}
-
-impl Marks {
-    pub fn new(defs: &Map<String, Value>) -> Self {
-        let with = |dir| {
-            defs.iter()
-                .filter_map(|(k, v)| {
-                    v.as_object()
-                        .filter(|o| mentions(o, dir))
-                        .map(|_| k.clone())
-                })
-                .collect()
-        };
-        Marks {
-            read: with(Direction::Request),
-            write: with(Direction::Response),
-        }
-    }
-
-    /// Whether an input schema (without its `$defs`) or the `defs` it reaches mark something
-    /// read-only.
-    pub fn read_only(&self, schema: &Map<String, Value>, defs: &Map<String, Value>) -> bool {
-        defs.keys().any(|k| self.read.contains(k)) || mentions(schema, Direction::Request)
-    }
-
-    /// The same for an output schema and write-only.
-    pub fn write_only(&self, schema: &Value, defs: &Map<String, Value>) -> bool {
-        defs.keys().any(|k| self.write.contains(k))
-            || schema
-                .as_object()
-                .is_some_and(|o| mentions(o, Direction::Response))
-    }
-}
 
 /// Whether `schema` (or its `$defs`) mentions this direction's keyword at all.
 pub fn mentions(schema: &Map<String, Value>, dir: Direction) -> bool {
@@ -177,6 +136,22 @@ pub fn strip(schema: &mut Map<String, Value>, dir: Direction, keep_root: bool) -
         _ => Map::new(),
     };
     walk(schema, &defs, dir, keep_root, 0)
+}
+
+/// [`strip`] for a schema without `$defs` whose references point into `defs` (the document's,
+/// as written): the schema is rewritten, the definitions are not.
+pub fn strip_with(
+    schema: &mut Map<String, Value>,
+    defs: &Map<String, Value>,
+    dir: Direction,
+    keep_root: bool,
+) -> bool {
+    walk(schema, defs, dir, keep_root, 0)
+}
+
+/// One definition of `defs` rewritten as [`strip`] rewrites it inside a schema's `$defs`.
+pub fn strip_def(def: &mut Map<String, Value>, defs: &Map<String, Value>, dir: Direction) -> bool {
+    walk(def, defs, dir, false, 1)
 }
 
 fn walk(

@@ -1,5 +1,5 @@
 //! A tool's input schema: arguments from parameters and the (flattened) body, named safely,
-//! with the `$defs` each schema reaches and nothing the request direction hides.
+//! with the shared `$defs` each schema reaches and nothing the request direction hides.
 
 use super::*;
 
@@ -27,8 +27,8 @@ pub(super) fn input_schema(
     op: &Operation,
     notes: &mut Vec<String>,
     owned_headers: &[String],
-    marks: &direction::Marks,
-) -> (Map<String, Value>, Vec<ArgBinding>, Vec<String>) {
+    table: &DefTable,
+) -> (Map<String, Value>, DefList, Vec<ArgBinding>, Vec<String>) {
     let mut props = Map::new();
     let mut mirrored = Vec::new();
     let mut mirror_names = Vec::new();
@@ -144,70 +144,11 @@ pub(super) fn input_schema(
         schema.insert("required".into(), Value::Array(required));
     }
     schema.insert("additionalProperties".into(), Value::Bool(false));
-    let defs = used_defs(&schema, &op.defs);
-    let read_only = marks.read_only(&schema, &defs);
-    if !defs.is_empty() {
-        schema.insert("$defs".into(), Value::Object(defs));
-    }
     // Read-only properties are never arguments, nested ones included (see `direction`).
-    if read_only && direction::strip(&mut schema, Direction::Request, true) {
-        prune_defs(&mut schema);
-    }
+    let reached = table.reach(&schema);
+    let defs = table.finish(&mut schema, Direction::Request, true, reached);
     notes.extend(owned_notes);
-    (schema, bindings, mirrored)
-}
-
-/// Drop the `$defs` entries a schema no longer reaches.
-pub(super) fn prune_defs(schema: &mut Map<String, Value>) {
-    let Some(Value::Object(defs)) = schema.remove("$defs") else {
-        return;
-    };
-    let keep = used_defs(schema, &defs);
-    if !keep.is_empty() {
-        schema.insert("$defs".into(), Value::Object(keep));
-    }
-}
-
-/// The `$defs` entries a schema reaches (flattening a body can leave some unused).
-pub(super) fn used_defs(
-    schema: &Map<String, Value>,
-    defs: &Map<String, Value>,
-) -> Map<String, Value> {
-    fn refs<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
-        match v {
-            Value::Object(o) => {
-                if let Some(r) = o.get("$ref").and_then(Value::as_str)
-                    && let Some(k) = r.strip_prefix("#/$defs/")
-                {
-                    out.push(k);
-                }
-                o.values().for_each(|v| refs(v, out));
-            }
-            Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
-            _ => {}
-        }
-    }
-    let mut keep = std::collections::BTreeSet::new();
-    let mut stack = Vec::new();
-    if let Some(k) = schema
-        .get("$ref")
-        .and_then(Value::as_str)
-        .and_then(|r| r.strip_prefix("#/$defs/"))
-    {
-        stack.push(k);
-    }
-    schema.values().for_each(|v| refs(v, &mut stack));
-    while let Some(k) = stack.pop() {
-        let k = k.replace("~1", "/").replace("~0", "~");
-        if let Some(d) = defs.get(&k)
-            && keep.insert(k)
-        {
-            refs(d, &mut stack);
-        }
-    }
-    keep.into_iter()
-        .filter_map(|k| defs.get(&k).map(|v| (k, v.clone())))
-        .collect()
+    (schema, defs, bindings, mirrored)
 }
 
 /// Body fields that become arguments, and the names among them that are required.
