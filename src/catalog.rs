@@ -79,8 +79,9 @@ pub struct ApiCatalog {
     pub base_url: url::Url,
     pub tools: Vec<ToolEntry>,
     pub by_name: foldhash::HashMap<String, usize>,
-    /// Tools per `tools/list` page.
+    /// Tools per `tools/list` page, and bytes (see `ServerConfig::page_bytes`).
     pub page_size: usize,
+    pub page_bytes: usize,
     pub report: Vec<OpReport>,
     pub diagnostics: Vec<ingest::Diagnostic>,
     pub stats: ApiStats,
@@ -233,6 +234,7 @@ impl ApiCatalog {
             tools,
             by_name,
             page_size: server.page_size.max(1),
+            page_bytes: server.page_bytes,
             search,
             defs,
             validators: quick_cache::sync::Cache::new(VALIDATORS_PER_API),
@@ -242,40 +244,72 @@ impl ApiCatalog {
         })
     }
 
-    /// Number of `tools/list` pages (at least one, possibly empty) of the tools in `view`
-    /// (indices into `tools`; `None`: all of them).
-    pub fn page_count(&self, view: Option<&[usize]>) -> usize {
+    /// The page a `tools/list` cursor names: the position in `view` (indices into `tools`;
+    /// `None`: all of them) of its first tool. `None` for anything else.
+    pub fn cursor(&self, cursor: &str, view: Option<&[usize]>) -> Option<usize> {
         let n = view.map_or(self.tools.len(), <[usize]>::len);
-        n.div_ceil(self.page_size).max(1)
+        cursor.parse::<usize>().ok().filter(|&c| c == 0 || c < n)
     }
 
-    /// The tools on one page of `view`.
-    pub fn page<'a>(
+    /// The page of `view` from position `start`: at most `page_size` tools, and no more
+    /// bytes than `page_bytes` unless its first tool alone is larger. Returns the tools'
+    /// positions in `view` and the next page's cursor.
+    pub fn page(
+        &self,
+        start: usize,
+        view: Option<&[usize]>,
+    ) -> (std::ops::Range<usize>, Option<usize>) {
+        let n = view.map_or(self.tools.len(), <[usize]>::len);
+        let start = start.min(n);
+        let mut end = start;
+        let mut bytes = 0;
+        while end < n && end - start < self.page_size {
+            let len = self.tools[view.map_or(end, |v| v[end])].len + 1;
+            if end > start && bytes + len > self.page_bytes {
+                break;
+            }
+            bytes += len;
+            end += 1;
+        }
+        (start..end, (end < n).then_some(end))
+    }
+
+    /// The tools at these positions of `view`.
+    pub fn tools_in<'a>(
         &'a self,
-        page: usize,
+        range: std::ops::Range<usize>,
         view: Option<&'a [usize]>,
     ) -> impl Iterator<Item = &'a ToolEntry> + 'a {
-        let n = view.map_or(self.tools.len(), <[usize]>::len);
-        let start = (page * self.page_size).min(n);
-        let end = (start + self.page_size).min(n);
-        (start..end).map(move |i| &self.tools[view.map_or(i, |v| v[i])])
+        range.map(move |i| &self.tools[view.map_or(i, |v| v[i])])
     }
 
-    /// Append the serialized `tools/list` result for a page of `view` to `out`; `modern` adds
-    /// the 2026-07-28 fields (`resultType`, `ttlMs`, `cacheScope`) with the values rmcp gives
-    /// them.
-    pub fn write_page(&self, out: &mut Vec<u8>, page: usize, modern: bool, view: Option<&[usize]>) {
+    /// Append the serialized `tools/list` result for the page of `view` from `start` to
+    /// `out`; `modern` adds the 2026-07-28 fields (`resultType`, `ttlMs`, `cacheScope`) with
+    /// the values rmcp gives them.
+    pub fn write_page(
+        &self,
+        out: &mut Vec<u8>,
+        start: usize,
+        modern: bool,
+        view: Option<&[usize]>,
+    ) {
         // Pages are spliced from each tool's JSON, serialized once.
-        out.reserve(self.page(page, view).map(|t| t.len + 1).sum::<usize>() + 96);
+        let (range, next) = self.page(start, view);
+        out.reserve(
+            self.tools_in(range.clone(), view)
+                .map(|t| t.len + 1)
+                .sum::<usize>()
+                + 96,
+        );
         out.push(b'{');
         if modern {
             out.extend_from_slice(br#""resultType":"complete","ttlMs":0,"cacheScope":"private","#);
         }
-        if page + 1 < self.page_count(view) {
-            out.extend_from_slice(format!(r#""nextCursor":"{}","#, page + 1).as_bytes());
+        if let Some(next) = next {
+            out.extend_from_slice(format!(r#""nextCursor":"{next}","#).as_bytes());
         }
         out.extend_from_slice(br#""tools":["#);
-        for (i, t) in self.page(page, view).enumerate() {
+        for (i, t) in self.tools_in(range, view).enumerate() {
             if i > 0 {
                 out.push(b',');
             }

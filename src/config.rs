@@ -180,6 +180,9 @@ pub struct ServerConfig {
     pub max_request_bytes: usize,
     /// Tools per `tools/list` page.
     pub page_size: usize,
+    /// A `tools/list` page ends before the tool that would take it past this many bytes (a
+    /// page holds at least one tool): a few APIs have tools of 100 KB each.
+    pub page_bytes: usize,
     /// Output schemas larger than this (serialized, with their `$defs`) are not advertised:
     /// they bloat `tools/list` and clients compile them; answers stay available as text.
     pub max_output_schema_bytes: usize,
@@ -231,6 +234,7 @@ impl Default for ServerConfig {
             ],
             max_request_bytes: 4 * 1024 * 1024,
             page_size: 100,
+            page_bytes: 512 * 1024,
             max_output_schema_bytes: 32 * 1024,
             public_url: None,
             threads: None,

@@ -263,10 +263,7 @@ pub async fn try_serve(
             let view = view.as_deref().map(Vec::as_slice);
             let page = match &cursor {
                 None => 0,
-                Some(c) => c
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|p| *p < api.page_count(view))?,
+                Some(c) => api.cursor(c, view)?,
             };
             served.inc();
             api.write_page(&mut out, page, modern, view);

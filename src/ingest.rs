@@ -256,11 +256,22 @@ pub fn load_file(path: &Path) -> Result<ApiSpec, IngestError> {
         std::io::Read::read_to_end(&mut reader, &mut bytes).map_err(read_err)?;
         return parse(bytes);
     }
-    // JSON is streamed into the tree: a large document never sits in memory twice.
+    // JSON up to `WHOLE_JSON` is read whole: parsing from memory is about twice as fast as
+    // from a reader (serde_json reads a reader byte by byte). Larger documents are streamed
+    // into the tree, so they never sit in memory twice.
+    let size = reader.get_ref().metadata().map_or(u64::MAX, |m| m.len());
     let t = std::time::Instant::now();
+    if size <= WHOLE_JSON {
+        let mut bytes = Vec::with_capacity(size as usize);
+        std::io::Read::read_to_end(&mut reader, &mut bytes).map_err(read_err)?;
+        return parse(bytes);
+    }
     let tree = read::json_stream(reader)?;
     normalise_tree(tree.root, tree.refs_paths, t)
 }
+
+/// JSON documents up to this size are read into memory before parsing (see `load_file`).
+const WHOLE_JSON: u64 = 64 * 1024 * 1024;
 
 fn at_line(line: &Option<usize>) -> String {
     line.map(|l| format!(" (line {l})")).unwrap_or_default()

@@ -107,21 +107,19 @@ impl ServerHandler for McpApi {
         }
         let page = match request.and_then(|r| r.cursor) {
             None => 0,
-            Some(c) => c
-                .parse::<usize>()
-                .ok()
-                .filter(|p| *p < self.api.page_count(view))
+            Some(c) => self
+                .api
+                .cursor(&c, view)
                 .ok_or_else(|| ErrorData::invalid_params("invalid cursor", None))?,
         };
+        let (range, next) = self.api.page(page, view);
         let tools: Vec<Tool> = self
             .api
-            .page(page, view)
+            .tools_in(range, view)
             .map(|t| self.api.rmcp_tool(t))
             .collect();
         let mut result = ListToolsResult::with_all_items(tools);
-        if page + 1 < self.api.page_count(view) {
-            result.next_cursor = Some((page + 1).to_string());
-        }
+        result.next_cursor = next.map(|n| n.to_string());
         Ok(result)
     }
 

@@ -37,15 +37,19 @@ pub struct Logs {
 /// environment asks for them ([`otel`]). Keep the guard until exit.
 pub fn init_logs(format: LogFormat) -> Logs {
     use std::io::IsTerminal as _;
+    use tracing_subscriber::Layer as _;
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
-    use tracing_subscriber::{Layer as _, filter::FilterExt as _};
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "rest2mcp=info,rmcp=warn".into());
-    // Spans made for traces only are not log context.
-    let filter = filter.and(tracing_subscriber::filter::filter_fn(|m| {
-        m.target() != otel::TARGET
-    }));
+    // Spans made for traces only are not log context. (A directive rather than a filter
+    // function: the filter keeps its level hint, so disabled events cost nothing, their
+    // fields included.)
+    let filter = filter.add_directive(
+        format!("{}=off", otel::TARGET)
+            .parse()
+            .expect("a valid directive"),
+    );
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
         // 8k lines (~2.5 MB of text) absorb a burst; the default 128k preallocates 4 MB.

@@ -543,13 +543,30 @@ async fn pagination_and_selection_rules() {
     let mcp = gw.mcp("echo");
     let first = mcp.request("tools/list", json!({})).await;
     assert_eq!(first["result"]["tools"].as_array().unwrap().len(), 3);
-    assert_eq!(first["result"]["nextCursor"], "1");
+    // The cursor is the position of the next page's first tool.
+    assert_eq!(first["result"]["nextCursor"], "3");
     let all = mcp.list().await;
     let names: Vec<&str> = all.iter().map(|t| t["name"].as_str().unwrap()).collect();
     assert_eq!(all.len(), 6, "{names:?}");
     assert!(!names.contains(&"slow") && !names.contains(&"big"));
     let typed = all.iter().find(|t| t["name"] == "typed_object").unwrap();
     assert_eq!(typed["description"], "Fixed");
+    drop(gw);
+
+    // Pages also end at `page_bytes`: here every tool is past it, so one tool per page, and
+    // the same tools in the same order.
+    let small = cfg.replace("  page_size: 3\n", "  page_size: 3\n  page_bytes: 1\n");
+    assert_ne!(small, cfg);
+    let gw = Gateway::start(&small);
+    let mcp = gw.mcp("echo");
+    let first = mcp.request("tools/list", json!({})).await;
+    assert_eq!(first["result"]["tools"].as_array().unwrap().len(), 1);
+    assert_eq!(first["result"]["nextCursor"], "1");
+    let again = mcp.list().await;
+    assert_eq!(again, all);
+    // A cursor past the end is refused.
+    let past = mcp.request("tools/list", json!({"cursor": "6"})).await;
+    assert_eq!(past["error"]["code"], -32602, "{past}");
 }
 
 #[tokio::test]
