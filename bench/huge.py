@@ -8,7 +8,10 @@
    operations, and for 30 tasks of our own (15 Graph, 15 GitHub) how often the right
    operation is in the top 5.
 
-  python3 bench/huge.py BIN [--skip-all] [--runs 3]
+  python3 bench/huge.py BIN [--baseline OLD_BIN] [--skip-all] [--runs 3]
+
+With --baseline, every figure is measured for both builds in the same run, the older first
+(labelled `before` and `after`).
 
 Loopback only; the gateway's backend is never called (base URL http://127.0.0.1:9).
 """
@@ -125,8 +128,9 @@ class Gateway:
                 return int(line.split()[1]) / 1024
         return 0.0
 
-    def pages(self, name: str) -> tuple[int, int, float, float]:
-        """All tools/list pages: tools, bytes, total ms, slowest page ms."""
+    def pages(self, name: str, each: list | None = None) -> tuple[int, int, float, float]:
+        """All tools/list pages: tools, bytes, total ms, slowest page ms ((ms, bytes) of each
+        page appended to `each`)."""
         tools = size = 0
         total = worst = 0.0
         cursor = None
@@ -136,6 +140,8 @@ class Gateway:
             ms = LAST_MS  # sent to last byte received; the client's JSON parsing is not the gateway's
             total += ms
             worst = max(worst, ms)
+            if each is not None:
+                each.append((ms, n))
             tools += len(r["result"]["tools"])
             size += n
             cursor = r["result"].get("nextCursor")
@@ -169,7 +175,7 @@ def one_api(binary: str, work: Path, label: str, spec: Path, runs: int) -> None:
     tools, size, total, worst = last.pages("g")
     peak = last.hwm()
     last.stop()
-    print(f"{label}: ready after {statistics.median(readies):.2f} s (runs {', '.join(f'{r:.2f}' for r in readies)}), "
+    print(f"{TAG}{label}: ready after {statistics.median(readies):.2f} s (runs {', '.join(f'{r:.2f}' for r in readies)}), "
           f"peak RSS {max(hwms):.0f} MiB at ready, {peak:.0f} MiB after listing; tools/list {tools} tools in "
           f"{size / 1048576:.1f} MiB, all pages {total:.0f} ms, slowest page {worst:.1f} ms")
 
@@ -183,26 +189,27 @@ def every_api(binary: str, work: Path, api_dir: Path) -> None:
     cfg = config(work, "all", apis)
     g = Gateway(binary, cfg)
     hwm = g.hwm()
-    # Slowest page over a sample of APIs (every 25th) and their every page.
-    worst = 0.0
+    # Every page of every API.
+    each: list[tuple[float, int]] = []
     tools = 0
-    for n, _ in apis[::25]:
+    for n, _ in apis:
         try:
-            t, _size, _total, w = g.pages(n)
+            tools += g.pages(n, each)[0]
         except Exception:
             continue
-        tools += t
-        worst = max(worst, w)
     g.stop()
-    print(f"{len(apis)} APIs in one process: ready after {g.ready:.2f} s, peak RSS {hwm:.0f} MiB; "
-          f"slowest tools/list page {worst:.1f} ms (every page of {len(apis[::25])} APIs, {tools} tools)")
+    times = sorted(ms for ms, _ in each)
+    print(f"{TAG}{len(apis)} APIs in one process: ready after {g.ready:.2f} s, peak RSS {hwm:.0f} MiB; "
+          f"{len(each)} tools/list pages ({tools} tools): slowest {times[-1]:.1f} ms, "
+          f"p99 {times[int(0.99 * (len(times) - 1))]:.1f} ms, {sum(t > 5 for t in times)} over 5 ms, "
+          f"largest {max(b for _, b in each) / 1024:.0f} KiB")
 
 
 def search(binary: str, work: Path, graph: Path, github: Path) -> None:
     cfg = config(work, "search", [("graph", graph), ("github", github)], ", mode: search")
     g = Gateway(binary, cfg)
     tools, size, _, _ = g.pages("graph")
-    print(f"Graph in search mode: ready after {g.ready:.2f} s, tools/list {tools} tools in {size} bytes")
+    print(f"{TAG}Graph in search mode: ready after {g.ready:.2f} s, tools/list {tools} tools in {size} bytes")
     times = []
     found = {"graph": 0, "github": 0}
     total = {"graph": 0, "github": 0}
@@ -223,9 +230,9 @@ def search(binary: str, work: Path, graph: Path, github: Path) -> None:
     g.stop()
     times.sort()
     p = lambda q: times[min(len(times) - 1, int(q * len(times)))]
-    print(f"search_tools over Graph/GitHub: p50 {p(0.5):.2f} ms, p99 {p(0.99):.2f} ms per request "
+    print(f"{TAG}search_tools over Graph/GitHub: p50 {p(0.5):.2f} ms, p99 {p(0.99):.2f} ms per request "
           f"({len(times)} requests, over HTTP)")
-    print(f"right operation in the top 5: Graph {found['graph']}/{total['graph']}, "
+    print(f"{TAG}right operation in the top 5: Graph {found['graph']}/{total['graph']}, "
           f"GitHub {found['github']}/{total['github']}, all {found['graph'] + found['github']}/{len(TASKS)}")
     for m in misses:
         print(f"  missed {m}")
@@ -249,26 +256,36 @@ def ops_of(api: str, tools: list[str]) -> list[str | None]:
 
 
 GRAPH = Path()
+TAG = ""  # "before: " / "after: " with --baseline
 
 
 def main() -> None:
-    global GRAPH
+    global GRAPH, TAG
     ap = argparse.ArgumentParser()
     ap.add_argument("binary")
+    ap.add_argument("--baseline", help="an older build, measured before BIN in the same run")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--skip-all", action="store_true", help="skip the all-APIs run (slow)")
     a = ap.parse_args()
     api_dir = fetch_directory()
     GRAPH = api_dir / "microsoft.com" / "graph.json"
     github = fetch_github()
+    builds = [("before: ", a.baseline), ("after: ", a.binary)] if a.baseline else [("", a.binary)]
+
+    def each(f, *args) -> None:
+        global TAG
+        for tag, binary in builds:
+            TAG = tag
+            f(binary, *args)
+
     with tempfile.TemporaryDirectory() as d:
         work = Path(d)
-        one_api(a.binary, work, "Graph v1.0", GRAPH, a.runs)
-        one_api(a.binary, work, "Graph beta", api_dir / "microsoft.com" / "graph-beta.json", a.runs)
-        one_api(a.binary, work, "GitHub", github, a.runs)
+        each(one_api, work, "Graph v1.0", GRAPH, a.runs)
+        each(one_api, work, "Graph beta", api_dir / "microsoft.com" / "graph-beta.json", a.runs)
+        each(one_api, work, "GitHub", github, a.runs)
         if not a.skip_all:
-            every_api(a.binary, work, api_dir)
-        search(a.binary, work, GRAPH, github)
+            each(every_api, work, api_dir)
+        each(search, work, GRAPH, github)
 
 
 if __name__ == "__main__":
