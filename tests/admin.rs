@@ -97,6 +97,11 @@ async fn upload_dry_run_apply_rollback_and_delete() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json()["version"], 3);
     assert_eq!(r.json()["diff"]["breaking"], false);
+    // Only the changed tool is in the diff (the others are served byte for byte as before).
+    assert_eq!(
+        r.json()["diff"]["changed"],
+        json!([{"tool": "get0", "breaking": false, "changes": ["description changed"]}])
+    );
     let tools = mcp.list().await;
     let get0 = tools.iter().find(|t| t["name"] == "get0").unwrap();
     assert_eq!(get0["description"], "The first thing.");

@@ -6,7 +6,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::catalog::ApiCatalog;
+use crate::catalog::{ApiCatalog, ToolEntry};
 
 #[derive(Debug, Default, Serialize, PartialEq)]
 pub struct Diff {
@@ -25,40 +25,45 @@ pub struct ToolChange {
 
 /// One tool as the diff sees it.
 struct View {
-    name: String,
     tool: Value,
     scopes: Vec<Vec<String>>,
 }
 
-fn views(c: &ApiCatalog) -> Vec<View> {
-    c.tools
-        .iter()
-        .map(|t| View {
-            name: t.mapped.name.clone(),
-            tool: c.tool_value(t),
+impl View {
+    fn of(bytes: &[u8], t: &ToolEntry) -> View {
+        View {
+            tool: serde_json::from_slice(bytes).unwrap_or(Value::Null),
             scopes: t.mapped.scopes.clone(),
-        })
-        .collect()
+        }
+    }
 }
 
-/// The diff from `old` (none: a new API) to `new`.
+/// The diff from `old` (none: a new API) to `new`. Tools are found by name, and only those
+/// whose served definition or scopes differ are read (a large API's reload compares bytes).
 pub fn diff(old: Option<&ApiCatalog>, new: &ApiCatalog) -> Diff {
-    let new_views = views(new);
-    let old_views = old.map(views).unwrap_or_default();
     let mut d = Diff::default();
-    for n in &new_views {
-        match old_views.iter().find(|o| o.name == n.name) {
+    let (mut before, mut after) = (Vec::new(), Vec::new());
+    for n in &new.tools {
+        let name = &n.mapped.name;
+        match old.and_then(|old| Some((old, old.tool(name)?))) {
             None => d.added.push(ToolChange {
-                tool: n.name.clone(),
+                tool: name.clone(),
                 breaking: false,
                 changes: vec!["new tool".into()],
             }),
-            Some(o) => {
+            Some((old, o)) => {
+                before.clear();
+                after.clear();
+                old.write_tool(o, &mut before);
+                new.write_tool(n, &mut after);
+                if before == after && o.mapped.scopes == n.mapped.scopes {
+                    continue;
+                }
                 let mut c = Changes::default();
-                compare(o, n, &mut c);
+                compare(&View::of(&before, o), &View::of(&after, n), &mut c);
                 if !c.lines.is_empty() {
                     d.changed.push(ToolChange {
-                        tool: n.name.clone(),
+                        tool: name.clone(),
                         breaking: c.breaking,
                         changes: c.lines,
                     });
@@ -66,10 +71,10 @@ pub fn diff(old: Option<&ApiCatalog>, new: &ApiCatalog) -> Diff {
             }
         }
     }
-    for o in &old_views {
-        if !new_views.iter().any(|n| n.name == o.name) {
+    for o in old.map_or(&[][..], |old| &old.tools) {
+        if new.tool(&o.mapped.name).is_none() {
             d.removed.push(ToolChange {
-                tool: o.name.clone(),
+                tool: o.mapped.name.clone(),
                 breaking: true,
                 changes: vec!["tool removed".into()],
             });
