@@ -31,7 +31,80 @@ pub struct Index {
     /// Weighted length of each tool's text.
     lengths: Vec<f32>,
     avg: f32,
+    /// Per operation: what the ranking's priors read (see [`Shape`]).
+    shapes: Vec<Shape>,
 }
+
+/// What an operation is, beyond its words: its method, how deep its path is, whether it
+/// names one item. Two priors read it. A query's verb says which method it wants ("list",
+/// "get": a GET; "create", "send": a POST; ...), and "list" a collection rather than an
+/// item. And of two operations that match alike, the shallower path is the more general one
+/// (`GET /users` before `GET /users/{id}/todo/lists`).
+#[derive(Clone, Copy)]
+struct Shape {
+    method: Verb,
+    /// Path segments that are not parameters.
+    depth: u8,
+    /// The path ends with a parameter (`/users/{id}`).
+    item: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Verb {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+    Other,
+}
+
+impl Shape {
+    fn of(method: &str, path: &str) -> Shape {
+        let method = match method.to_ascii_uppercase().as_str() {
+            "GET" | "HEAD" => Verb::Get,
+            "POST" => Verb::Post,
+            "PUT" => Verb::Put,
+            "PATCH" => Verb::Patch,
+            "DELETE" => Verb::Delete,
+            _ => Verb::Other,
+        };
+        let segments = path.split('/').filter(|s| !s.is_empty());
+        let depth = segments.clone().filter(|s| !s.starts_with('{')).count();
+        let item = segments.last().is_some_and(|s| s.starts_with('{'));
+        Shape {
+            method,
+            depth: depth.min(255) as u8,
+            item,
+        }
+    }
+}
+
+/// Query words that say which method (and, for `list`, a collection) the caller means.
+const VERBS: [(&str, &[Verb]); 16] = [
+    ("list", &[Verb::Get]),
+    ("get", &[Verb::Get]),
+    ("show", &[Verb::Get]),
+    ("read", &[Verb::Get]),
+    ("find", &[Verb::Get]),
+    ("search", &[Verb::Get]),
+    ("create", &[Verb::Post, Verb::Put]),
+    ("add", &[Verb::Post, Verb::Put]),
+    ("open", &[Verb::Post]),
+    ("send", &[Verb::Post]),
+    ("update", &[Verb::Patch, Verb::Put]),
+    ("edit", &[Verb::Patch, Verb::Put]),
+    ("change", &[Verb::Patch, Verb::Put]),
+    ("delete", &[Verb::Delete]),
+    ("remove", &[Verb::Delete]),
+    ("fork", &[Verb::Post]),
+];
+/// A score's factor when the method is one the query's verb means.
+const VERB_BONUS: f32 = 1.3;
+/// ... and when `list` meets a collection.
+const LIST_BONUS: f32 = 1.2;
+/// Each path segment past the first takes this share off.
+const DEPTH_PENALTY: f32 = 0.06;
 
 /// Field weights: a word in a tool's name or path says more than one in its description.
 const W_NAME: f32 = 3.0;
@@ -48,7 +121,9 @@ impl Index {
     pub fn build<'a>(docs: impl Iterator<Item = Doc<'a>>) -> Index {
         let mut postings: HashMap<Box<str>, Vec<(u32, f32)>> = HashMap::new();
         let mut lengths = Vec::new();
+        let mut shapes = Vec::new();
         for (i, d) in docs.enumerate() {
+            shapes.push(Shape::of(d.method, d.path));
             let mut tf: HashMap<String, f32> = HashMap::new();
             let mut len = 0.0;
             let mut add = |text: &str, w: f32, limit: usize| {
@@ -80,6 +155,7 @@ impl Index {
             postings,
             lengths,
             avg,
+            shapes,
         }
     }
 
@@ -87,7 +163,23 @@ impl Index {
     pub fn search(&self, query: &str, limit: usize, allowed: impl Fn(usize) -> bool) -> Vec<usize> {
         let n = self.lengths.len() as f32;
         let mut scores: HashMap<u32, f32> = HashMap::new();
-        for (t, weight) in query_terms(query) {
+        let mut terms = query_terms(query);
+        // Two words written apart that the API writes as one ("to do": `todo`, "one drive":
+        // `onedrive`), weighed as a synonym.
+        let raw: Vec<String> = query
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect();
+        for pair in raw.windows(2) {
+            let joined = stem(&format!("{}{}", pair[0], pair[1]));
+            if self.postings.contains_key(joined.as_str())
+                && !terms.iter().any(|(t, _)| *t == joined)
+            {
+                terms.push((joined, SYNONYM_WEIGHT));
+            }
+        }
+        for (t, weight) in terms {
             let Some(list) = self.postings.get(t.as_str()) else {
                 continue;
             };
@@ -99,9 +191,27 @@ impl Index {
                 *scores.entry(doc).or_default() += weight * s;
             }
         }
+        let words: Vec<String> = words(query).collect();
+        let wanted: Vec<Verb> = VERBS
+            .iter()
+            .filter(|(v, _)| words.iter().any(|w| w == v))
+            .flat_map(|(_, m)| m.iter().copied())
+            .collect();
+        let list = words.iter().any(|w| w == "list");
         let mut ranked: Vec<(u32, f32)> = scores
             .into_iter()
             .filter(|(d, _)| allowed(*d as usize))
+            .map(|(d, s)| {
+                let shape = self.shapes[d as usize];
+                let mut s = s / (1.0 + DEPTH_PENALTY * f32::from(shape.depth.saturating_sub(1)));
+                if wanted.contains(&shape.method) {
+                    s *= VERB_BONUS;
+                }
+                if list && shape.method == Verb::Get && !shape.item {
+                    s *= LIST_BONUS;
+                }
+                (d, s)
+            })
             .collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         ranked.truncate(limit);
@@ -133,6 +243,13 @@ const SYNONYM_WEIGHT: f32 = 0.6;
 /// A query's terms with their weights: its own words (1.0), then their synonyms.
 fn query_terms(query: &str) -> Vec<(String, f32)> {
     let mut terms: Vec<(String, f32)> = words(query).map(|w| (w, 1.0)).collect();
+    // "my" is a stop word, but APIs name the caller's own things `me` (`/me/events`).
+    if query
+        .split(|c: char| !c.is_alphanumeric())
+        .any(|w| w.eq_ignore_ascii_case("my"))
+    {
+        terms.push(("me".into(), SYNONYM_WEIGHT));
+    }
     let own: Vec<String> = terms.iter().map(|(w, _)| w.clone()).collect();
     for w in &own {
         for (from, to) in SYNONYMS {
@@ -176,8 +293,8 @@ pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
 }
 
 const STOP: [&str; 24] = [
-    "the", "a", "an", "of", "to", "for", "in", "on", "and", "or", "by", "with", "my", "me", "is",
-    "be", "it", "this", "that", "from", "as", "at", "all", "your",
+    "the", "a", "an", "of", "to", "for", "in", "on", "and", "or", "by", "with", "my", "is", "be",
+    "it", "this", "that", "from", "as", "at", "all", "your", "its",
 ];
 
 fn stem(w: &str) -> String {
@@ -410,7 +527,7 @@ mod tests {
         assert_eq!(
             w,
             [
-                "list", "calendar", "event", "event", "event", "id", "send", "mail"
+                "list", "calendar", "event", "me", "event", "event", "id", "send", "mail"
             ]
         );
         assert_eq!(
@@ -443,5 +560,37 @@ mod tests {
         assert_eq!(idx.search("my calendar events", 5, |_| true)[0], 1);
         assert_eq!(idx.search("open issue", 5, |_| true)[0], 2);
         assert!(idx.search("open issue", 5, |i| i != 2).is_empty());
+    }
+
+    #[test]
+    fn the_method_and_the_path_break_ties() {
+        let tags = vec![];
+        // (name, method, path): every one mentions users alike.
+        let docs = [
+            ("users_todo_ListLists", "GET", "/users/{id}/todo/lists"),
+            ("users_CreateUser", "POST", "/users"),
+            ("users_GetUser", "GET", "/users/{id}"),
+            ("users_ListUser", "GET", "/users"),
+            ("users_DeleteUser", "DELETE", "/users/{id}"),
+            ("me_todo_ListLists", "GET", "/me/todo/lists"),
+            ("me_ListEvents", "GET", "/me/events"),
+            ("groups_ListEvents", "GET", "/groups/{id}/events"),
+        ];
+        let idx = Index::build(docs.iter().map(|(n, m, p)| Doc {
+            name: n,
+            summary: "",
+            description: "",
+            tags: &tags,
+            method: m,
+            path: p,
+        }));
+        let top = |q: &str| docs[idx.search(q, 1, |_| true)[0]].0;
+        // "list": a GET of a collection, the shallowest.
+        assert_eq!(top("list users"), "users_ListUser");
+        assert_eq!(top("add a user"), "users_CreateUser");
+        assert_eq!(top("remove a user"), "users_DeleteUser");
+        // "my": the caller's own (`me`); "to do": `todo`.
+        assert_eq!(top("list my events"), "me_ListEvents");
+        assert_eq!(top("my to do lists"), "me_todo_ListLists");
     }
 }
