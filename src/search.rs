@@ -69,9 +69,9 @@ impl Shape {
             "DELETE" => Verb::Delete,
             _ => Verb::Other,
         };
-        let segments = path.split('/').filter(|s| !s.is_empty());
+        let mut segments = path.split('/').filter(|s| !s.is_empty());
         let depth = segments.clone().filter(|s| !s.starts_with('{')).count();
-        let item = segments.last().is_some_and(|s| s.starts_with('{'));
+        let item = segments.next_back().is_some_and(|s| s.starts_with('{'));
         Shape {
             method,
             depth: depth.min(255) as u8,
