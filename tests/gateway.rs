@@ -1283,3 +1283,49 @@ async fn concurrent_calls_on_one_worker_get_their_own_answers() {
     assert_eq!(backend.requests().len(), 40);
     assert_eq!(gw.served().await, (40.0, 0.0));
 }
+
+/// Every GitHub tool is served whole: the shared `$defs` spliced back into the served JSON
+/// (`catalog/json.rs`) give exactly the schemas the mapping made, member order included.
+#[test]
+fn every_github_tool_is_served_with_its_whole_schemas() {
+    use rest2mcp::{catalog::ApiCatalog, config, ingest, mapping};
+    let path = support::github_spec();
+    let api: config::ApiConfig =
+        yaml_serde::from_str("name: gh\nspec: x\nbase_url: http://127.0.0.1:9\n").unwrap();
+    let server = config::ServerConfig::default();
+    let spec = ingest::load_file(&path).unwrap();
+    let mapped = mapping::map_api(&spec, &api, server.max_output_schema_bytes).unwrap();
+    let cat = ApiCatalog::build(&api, spec, &server).unwrap();
+    assert_eq!(cat.tools.len(), 1223);
+    let text = |v: &Value| serde_json::to_string(v).unwrap();
+    let (mut with_input_defs, mut with_output_defs) = (0, 0);
+    for m in &mapped.tools {
+        let served = cat.tool_value(cat.tool(&m.name).unwrap());
+        let input = m.defs.whole(&m.input_schema, &m.input_defs);
+        assert_eq!(
+            text(&served["inputSchema"]),
+            text(&Value::Object(input)),
+            "{}",
+            m.name
+        );
+        match &m.output_schema {
+            Some(o) => {
+                let output = m.defs.whole(o, &m.output_defs);
+                assert_eq!(
+                    text(&served["outputSchema"]),
+                    text(&Value::Object(output)),
+                    "{}",
+                    m.name
+                );
+            }
+            None => assert!(served.get("outputSchema").is_none(), "{}", m.name),
+        }
+        with_input_defs += usize::from(!m.input_defs.is_empty());
+        with_output_defs += usize::from(!m.output_defs.is_empty());
+    }
+    // The check covers the spliced case: most of GitHub's tools reach shared definitions.
+    assert!(
+        with_input_defs > 50 && with_output_defs > 300,
+        "{with_input_defs} {with_output_defs}"
+    );
+}
