@@ -452,15 +452,21 @@ pub fn is_error(result: &Value) -> bool {
 /// `target/` with npm; it is 13 MB and not committed.
 pub fn github_spec() -> PathBuf {
     const VERSION: &str = "23.0.2";
+    // Tests of one binary ask at once: one fetch at a time here, and each fetch in a directory
+    // of its own renamed into place, so other test processes never see half a download.
+    static FETCH: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = FETCH.lock().unwrap_or_else(|e| e.into_inner());
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/github-spec");
     let spec = dir.join(format!("api.github.com-{VERSION}.json"));
     if spec.exists() {
         return spec;
     }
-    std::fs::create_dir_all(&dir).unwrap();
+    let work = dir.join(format!("fetch-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).unwrap();
     let out = Command::new("npm")
         .args(["pack", &format!("@octokit/openapi@{VERSION}"), "--silent"])
-        .current_dir(&dir)
+        .current_dir(&work)
         .output()
         .expect("npm is needed to fetch the GitHub spec (apt-get install npm)");
     assert!(
@@ -468,17 +474,15 @@ pub fn github_spec() -> PathBuf {
         "npm pack @octokit/openapi@{VERSION} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let tgz = dir.join(format!("octokit-openapi-{VERSION}.tgz"));
+    let tgz = work.join(format!("octokit-openapi-{VERSION}.tgz"));
     let status = Command::new("tar")
-        .args(["xzf", tgz.to_str().unwrap(), "-C", dir.to_str().unwrap()])
+        .args(["xzf", tgz.to_str().unwrap(), "-C", work.to_str().unwrap()])
         .arg("package/generated/api.github.com.json")
         .status()
         .unwrap();
     assert!(status.success());
-    let tmp = dir.join("spec.partial");
-    std::fs::rename(dir.join("package/generated/api.github.com.json"), &tmp).unwrap();
-    std::fs::rename(&tmp, &spec).unwrap();
-    let _ = std::fs::remove_file(tgz);
+    std::fs::rename(work.join("package/generated/api.github.com.json"), &spec).unwrap();
+    let _ = std::fs::remove_dir_all(&work);
     spec
 }
 
