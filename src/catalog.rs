@@ -326,13 +326,15 @@ impl ApiCatalog {
 
     /// One tool's definition as served, parsed.
     pub fn tool_value(&self, t: &ToolEntry) -> Value {
-        let mut b = Vec::with_capacity(t.len);
-        self.write_tool(t, &mut b);
-        serde_json::from_slice(&b).expect("serialized from a Tool")
+        self.parse_tool(t)
     }
 
     /// The rmcp tool definition (rebuilt from its JSON: only rmcp's own path needs it).
     pub fn rmcp_tool(&self, t: &ToolEntry) -> Tool {
+        self.parse_tool(t)
+    }
+
+    fn parse_tool<T: serde::de::DeserializeOwned>(&self, t: &ToolEntry) -> T {
         let mut b = Vec::with_capacity(t.len);
         self.write_tool(t, &mut b);
         serde_json::from_slice(&b).expect("serialized from a Tool")
