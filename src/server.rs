@@ -22,6 +22,7 @@ mod cors;
 pub mod endpoint;
 mod io;
 pub mod listen;
+mod refuse;
 
 /// The allow-list as rmcp must see it (see `cors::for_rmcp`).
 pub fn allowed_origins_for_rmcp(allow_list: &[String]) -> Vec<String> {

@@ -393,15 +393,19 @@ impl RoundRobin {
     }
 }
 
-/// The next backend (`host:port`) that accepts a connection.
+/// The next backend (`host:port`) that accepts a connection, as a balancer retries a refused
+/// connection on another endpoint: the list is read afresh for each try (a connection to a
+/// stopping gateway may take a second to be refused, and the list may change meanwhile).
 async fn connect_next(
     list: &std::sync::Mutex<Vec<String>>,
     next: &AtomicUsize,
 ) -> Option<tokio::net::TcpStream> {
-    let backends = list.lock().unwrap().clone();
     let start = next.fetch_add(1, Ordering::Relaxed);
-    for k in 0..backends.len() {
-        let b = &backends[(start + k) % backends.len()];
+    for k in 0..6 {
+        let b = {
+            let backends = list.lock().unwrap();
+            backends[(start + k) % backends.len()].clone()
+        };
         if let Ok(s) = tokio::net::TcpStream::connect(b.trim_start_matches("http://")).await {
             let _ = s.set_nodelay(true);
             return Some(s);

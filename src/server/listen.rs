@@ -3,10 +3,11 @@
 //! runtime, as nginx and Envoy workers do: a call's client connection, upstream connection,
 //! timers and wake-ups all stay on one thread (the upstream pool is per thread too).
 //!
-//! Graceful shutdown stops the accept loop (taking what is already in its queue) and lets each
-//! connection finish the request it is serving (answered with `connection: close`), for at most
-//! `server.shutdown_grace_ms`; a quiet keep-alive connection is kept 1 s for the request its
-//! client may be sending (`conn::SHUTDOWN_DRAIN`), so a rolling restart loses no call.
+//! Graceful shutdown stops new connections (`refuse`), takes those already under way, closes
+//! the listener, and lets each connection finish the request it is serving (answered with
+//! `connection: close`), for at most `server.shutdown_grace_ms`; a quiet keep-alive connection is
+//! kept 1 s for the request its client may be sending (`conn::SHUTDOWN_DRAIN`), so a rolling
+//! restart loses no call.
 
 use std::io;
 use std::net::SocketAddr;
@@ -136,10 +137,11 @@ pub async fn serve(
     let mut next = 0;
     // After `cancel`, the connections already in the accept queue are taken too (and served,
     // their first request answered with `connection: close`), not reset with the listener.
-    let mut draining = false;
+    // `None` until then; then how long the queue must stay empty before the listener closes.
+    let mut draining: Option<Duration> = None;
     loop {
-        let accepted = if draining {
-            match tokio::time::timeout(Duration::ZERO, tcp.accept()).await {
+        let accepted = if let Some(quiet) = draining {
+            match tokio::time::timeout(quiet, tcp.accept()).await {
                 Ok(Ok(a)) => Ok(a),
                 _ => break,
             }
@@ -147,7 +149,9 @@ pub async fn serve(
             tokio::select! {
                 a = tcp.accept() => a,
                 _ = cancel.cancelled() => {
-                    draining = true;
+                    // No new connection from now on; the ones under way are taken.
+                    let filtered = super::refuse::stop_new_connections(&tcp);
+                    draining = Some(if filtered { super::refuse::QUIET } else { Duration::ZERO });
                     continue;
                 }
             }
