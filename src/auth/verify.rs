@@ -21,8 +21,10 @@ use serde_json::{Map, Value};
 use super::AuthError;
 use crate::config::{AuthConfig, ConfigError, DEV_ISSUER, IssuerConfig};
 
+mod discovery;
+mod introspect;
 mod keys;
-use keys::*;
+use introspect::Introspection;
 
 /// A validated caller.
 pub struct Caller {
@@ -122,13 +124,6 @@ struct Issuer {
     require_at_jwt: bool,
 }
 
-struct Introspection {
-    endpoint: String,
-    client_id: String,
-    client_secret: String,
-    cache_secs: u64,
-}
-
 #[derive(Default)]
 struct KeySet {
     keys: Vec<Key>,
@@ -160,9 +155,6 @@ fn now() -> u64 {
 
 /// After a failed JWKS fetch, the next one may start this soon.
 const FAILED_FETCH_RETRY: Duration = Duration::from_secs(1);
-
-/// Inactive opaque tokens are remembered this long (seconds): no introspection per retry.
-const INACTIVE_CACHE_SECS: u64 = 30;
 
 /// Largest number of validated tokens remembered.
 const TOKEN_CACHE_ENTRIES: usize = 10_000;
@@ -347,216 +339,6 @@ impl Verifier {
             }
             refreshed = true;
         }
-    }
-
-    /// Re-fetch an issuer's JWKS unless another fetch started less than `min_refresh` ago
-    /// (one second after a failed one: an outage is retried soon, but never per request).
-    async fn refresh_keys(&self, issuer: &Issuer, force: bool) -> Result<(), String> {
-        if matches!(issuer.source, KeySource::Fixed) {
-            return Ok(()); // the development key: nothing to fetch, nothing to replace
-        }
-        let mut last = issuer.refresh.lock().await;
-        let wait = |ok: bool| {
-            if ok {
-                self.min_refresh
-            } else {
-                self.min_refresh.min(FAILED_FETCH_RETRY)
-            }
-        };
-        if !force && last.is_some_and(|(t, ok)| t.elapsed() < wait(ok)) {
-            return Ok(());
-        }
-        *last = Some((Instant::now(), false));
-        let set = self.fetch_keys(issuer).await?;
-        let keys = key_set(&set);
-        tracing::info!(issuer = %issuer.iss, keys = keys.keys.len(), "signing keys loaded");
-        issuer.keys.store(Arc::new(keys));
-        *last = Some((Instant::now(), true));
-        Ok(())
-    }
-
-    async fn fetch_keys(&self, issuer: &Issuer) -> Result<JwkSet, String> {
-        Ok(match &issuer.source {
-            KeySource::Fixed => unreachable!("refresh_keys returns first for a fixed key set"),
-            KeySource::File(p) => {
-                let text = std::fs::read(p)
-                    .map_err(|e| format!("cannot read JWKS {}: {e}", p.display()))?;
-                serde_json::from_slice(&text)
-                    .map_err(|e| format!("JWKS {} is not a JWK set: {e}", p.display()))?
-            }
-            KeySource::Url(u) => self.get_json(u).await?,
-            KeySource::Discover => {
-                let meta = self.metadata(issuer).await?;
-                let uri = meta
-                    .get("jwks_uri")
-                    .and_then(Value::as_str)
-                    .ok_or("the issuer's metadata has no jwks_uri")?;
-                self.get_json(uri).await?
-            }
-        })
-    }
-
-    async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, String> {
-        let resp = self
-            .http
-            .get(url)
-            .header("accept", "application/json")
-            .send()
-            .await
-            .map_err(|e| format!("GET {url}: {e}"))?;
-        if !resp.status().is_success() {
-            return Err(format!("GET {url}: HTTP {}", resp.status()));
-        }
-        let body = resp.bytes().await.map_err(|e| format!("GET {url}: {e}"))?;
-        serde_json::from_slice(&body).map_err(|e| format!("GET {url}: not the expected JSON: {e}"))
-    }
-
-    /// The issuer's authorization server metadata: RFC 8414, then OpenID Connect discovery.
-    async fn metadata<'a>(&'a self, issuer: &'a Issuer) -> Result<&'a Map<String, Value>, String> {
-        issuer
-            .metadata
-            .get_or_try_init(|| async {
-                let mut errors = Vec::new();
-                for url in metadata_urls(&issuer.iss)? {
-                    match self.get_json::<Map<String, Value>>(&url).await {
-                        Ok(m) => {
-                            if m.get("issuer").and_then(Value::as_str) != Some(issuer.iss.as_str())
-                            {
-                                errors.push(format!("{url}: `issuer` is not `{}`", issuer.iss));
-                                continue;
-                            }
-                            return Ok(m);
-                        }
-                        Err(e) => errors.push(e),
-                    }
-                }
-                Err(format!(
-                    "no authorization server metadata: {}",
-                    errors.join("; ")
-                ))
-            })
-            .await
-    }
-
-    /// The token endpoint of the issuer whose `iss` is given (configured or discovered).
-    pub async fn token_endpoint(&self, iss: &str) -> Result<String, String> {
-        let issuer = self
-            .issuers
-            .iter()
-            .find(|i| i.iss == iss)
-            .ok_or_else(|| format!("issuer `{iss}` is not configured"))?;
-        if let Some(t) = &issuer.token_endpoint {
-            return Ok(t.clone());
-        }
-        let meta = self.metadata(issuer).await?;
-        meta.get("token_endpoint")
-            .and_then(Value::as_str)
-            .map(String::from)
-            .ok_or_else(|| format!("issuer `{iss}` advertises no token_endpoint"))
-    }
-
-    /// The authorization and token endpoints of the configured issuer `name` (from its
-    /// metadata), for the admin console's sign-in.
-    pub async fn endpoints_of(&self, name: &str) -> Option<(Option<String>, Option<String>)> {
-        let issuer = self.issuers.iter().find(|i| i.name == name)?;
-        let meta = self.metadata(issuer).await.ok()?;
-        let get = |k: &str| meta.get(k).and_then(Value::as_str).map(String::from);
-        Some((
-            get("authorization_endpoint"),
-            issuer
-                .token_endpoint
-                .clone()
-                .or_else(|| get("token_endpoint")),
-        ))
-    }
-
-    /// RFC 7662: ask each issuer that introspects; the first that knows the token answers.
-    async fn introspect(
-        &self,
-        token: &str,
-        accepted: &[String],
-    ) -> Result<(Caller, u64), AuthError> {
-        let mut any = false;
-        let mut failed = false;
-        for issuer in &self.issuers {
-            let Some(i) = &issuer.introspection else {
-                continue;
-            };
-            if !accepted.is_empty() && !accepted.contains(&issuer.iss) {
-                continue; // never show a token to an issuer the endpoint does not trust
-            }
-            any = true;
-            let body = url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("token", token)
-                .append_pair("token_type_hint", "access_token")
-                .finish();
-            let answer = self
-                .http
-                .post(&i.endpoint)
-                .basic_auth(
-                    crate::downstream::form_encode(&i.client_id),
-                    Some(crate::downstream::form_encode(&i.client_secret)),
-                )
-                .header("content-type", "application/x-www-form-urlencoded")
-                .header("accept", "application/json")
-                .body(body)
-                .send()
-                .await;
-            let claims: Map<String, Value> = match answer {
-                Ok(r) if r.status().is_success() => match r.bytes().await {
-                    Ok(b) => serde_json::from_slice(&b).unwrap_or_default(),
-                    Err(_) => Map::new(),
-                },
-                Ok(r) => {
-                    tracing::warn!(endpoint = %i.endpoint, status = %r.status(), "introspection failed");
-                    failed = true;
-                    continue;
-                }
-                Err(e) => {
-                    tracing::warn!(endpoint = %i.endpoint, error = %e, "introspection failed");
-                    failed = true;
-                    continue;
-                }
-            };
-            if claims.get("active") != Some(&Value::Bool(true)) {
-                continue;
-            }
-            let mut claims = claims;
-            claims.remove("active");
-            let iss_claim = claims.get("iss").and_then(Value::as_str);
-            if iss_claim.is_some_and(|s| s != issuer.iss) {
-                continue;
-            }
-            if iss_claim.is_none() {
-                claims.insert("iss".into(), issuer.iss.clone().into());
-            }
-            let t = now();
-            if !claims.contains_key("exp") {
-                claims.insert("exp".into(), (t + i.cache_secs).into());
-            }
-            if claims
-                .get("nbf")
-                .and_then(Value::as_u64)
-                .is_some_and(|nbf| nbf > t + self.leeway)
-            {
-                return Err(AuthError::Invalid("token not yet valid (nbf)".into()));
-            }
-            let caller = caller_from(claims, token)?;
-            if caller.expires_at + self.leeway < t {
-                return Err(AuthError::Invalid("token expired".into()));
-            }
-            let until = caller.expires_at.min(t + i.cache_secs);
-            return Ok((caller, until));
-        }
-        if any && !failed {
-            self.inactive
-                .insert(token.to_string(), now() + INACTIVE_CACHE_SECS);
-        }
-        Err(AuthError::Invalid(if any {
-            "token is not active".into()
-        } else {
-            "not a JWT, and no issuer is configured for token introspection".into()
-        }))
     }
 }
 

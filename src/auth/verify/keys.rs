@@ -1,5 +1,6 @@
-//! One trusted issuer: built from its config, its metadata discovered (RFC 8414 / OpenID), its
-//! signing keys fetched, cached and refreshed on an unknown `kid`.
+//! One trusted issuer built from its config; where its metadata is looked for (RFC 8414 /
+//! OpenID) and how a fetched JWK set becomes the keys tokens are checked with (`discovery`
+//! fetches them).
 
 use super::*;
 

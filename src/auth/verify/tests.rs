@@ -1,3 +1,4 @@
+use super::keys::metadata_urls;
 use super::*;
 use serde_json::json;
 
