@@ -266,7 +266,11 @@ pub async fn try_serve(
                 Some(c) => api.cursor(c, view)?,
             };
             served.inc();
+            let started = std::time::Instant::now();
             api.write_page(&mut out, page, modern, view);
+            crate::metrics::get()
+                .list_page
+                .observe(started.elapsed().as_secs_f64());
             method = "tools/list";
         }
     }

@@ -112,6 +112,7 @@ impl ServerHandler for McpApi {
                 .cursor(&c, view)
                 .ok_or_else(|| ErrorData::invalid_params("invalid cursor", None))?,
         };
+        let started = std::time::Instant::now();
         let (range, next) = self.api.page(page, view);
         let tools: Vec<Tool> = self
             .api
@@ -120,6 +121,9 @@ impl ServerHandler for McpApi {
             .collect();
         let mut result = ListToolsResult::with_all_items(tools);
         result.next_cursor = next.map(|n| n.to_string());
+        crate::metrics::get()
+            .list_page
+            .observe(started.elapsed().as_secs_f64());
         Ok(result)
     }
 

@@ -107,6 +107,9 @@ pub struct Metrics {
     pub served: Family<Path, Counter>,
     pub tool_calls: Histograms<Tool>,
     pub upstream: Histograms<UpstreamApi>,
+    /// Time to write one `tools/list` page, process-wide (a label per API would be thousands
+    /// of series with the whole directory loaded).
+    pub list_page: Histogram,
     pub upstream_responses: Family<Upstream, Counter>,
     pub auth_failures: Family<Reason, Counter>,
     pub token_checks: Family<Outcome, Counter>,
@@ -132,6 +135,8 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         served,
         tool_calls: Family::new_with_constructor(latency),
         upstream: Family::new_with_constructor(latency),
+        // 0.5 ms to 50 ms: a page is a copy of bytes, usually well under 5 ms.
+        list_page: Histogram::new([0.0005, 0.001, 0.002, 0.005, 0.01, 0.05]),
         upstream_responses: Family::default(),
         auth_failures: Family::default(),
         token_checks,
@@ -167,6 +172,11 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "upstream_duration_seconds",
         "Upstream call latency by API (connect to last byte)",
         m.upstream.clone(),
+    );
+    registry.register(
+        "tools_list_page_seconds",
+        "Time to write one tools/list page (every API)",
+        m.list_page.clone(),
     );
     registry.register(
         "upstream_responses",

@@ -213,6 +213,8 @@ async fn metrics_logs_and_audit_lines_tell_operators_what_happened() {
             1.0,
         ),
         ("rest2mcp_connections_open", 1.0),
+        ("rest2mcp_tools_list_page_seconds_count", 1.0),
+        (r#"rest2mcp_tools_list_page_seconds_bucket{le="0.05"}"#, 1.0),
     ] {
         let v = sample(&m, series);
         assert!(v >= at_least, "{series} = {v}, want >= {at_least}\n{m}");
