@@ -237,13 +237,20 @@ const METHODS: [&str; 8] = [
 
 /// Read and normalise a document from a file.
 pub fn load_file(path: &Path) -> Result<ApiSpec, IngestError> {
+    load_file_seen(path, &mut |_| {})
+}
+
+/// [`load_file`], showing `see` every byte of the file, in order, as it is read (the caller
+/// hashes them: the file is read once).
+pub fn load_file_seen(path: &Path, see: &mut dyn FnMut(&[u8])) -> Result<ApiSpec, IngestError> {
     use std::io::{BufRead, BufReader};
     let read_err = |source| IngestError::Read {
         path: path.display().to_string(),
         source,
     };
     let file = std::fs::File::open(path).map_err(read_err)?;
-    let mut reader = BufReader::with_capacity(256 * 1024, file);
+    let size = file.metadata().map_or(u64::MAX, |m| m.len());
+    let mut reader = BufReader::with_capacity(256 * 1024, read::Seen::new(file, see));
     let first = reader
         .fill_buf()
         .map_err(read_err)?
@@ -260,14 +267,15 @@ pub fn load_file(path: &Path) -> Result<ApiSpec, IngestError> {
     // (serde_json reads a reader byte by byte), which counts when thousands of APIs load.
     // Larger documents are streamed into the tree, so they never sit in memory twice (the
     // peak of GitHub's 13 MB description: 79 MiB streamed, 93 MiB read whole).
-    let size = reader.get_ref().metadata().map_or(u64::MAX, |m| m.len());
     let t = std::time::Instant::now();
     if size <= WHOLE_JSON {
         let mut bytes = Vec::with_capacity(size as usize);
         std::io::Read::read_to_end(&mut reader, &mut bytes).map_err(read_err)?;
         return parse(bytes);
     }
-    let tree = read::json_stream(reader)?;
+    let tree = read::json_stream(&mut reader)?;
+    // The stream stops at the document's end: whatever follows is still seen.
+    std::io::copy(&mut reader, &mut std::io::sink()).map_err(read_err)?;
     normalise_tree(tree.root, tree.refs_paths, t)
 }
 

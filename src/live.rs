@@ -131,8 +131,7 @@ pub fn fingerprint(api: &ApiConfig, spec: &[u8]) -> u64 {
 /// are only compared with each other).
 pub fn fingerprint_file(api: &ApiConfig, path: &std::path::Path) -> std::io::Result<u64> {
     use std::io::Read as _;
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    format!("{api:?}").hash(&mut h);
+    let mut h = file_hasher(api);
     let mut f = std::fs::File::open(path)?;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -143,6 +142,23 @@ pub fn fingerprint_file(api: &ApiConfig, path: &std::path::Path) -> std::io::Res
         h.write(&buf[..n]);
     }
     Ok(h.finish())
+}
+
+/// A config entry's spec file loaded, and its fingerprint (as [`fingerprint_file`] gives) from
+/// the same single read.
+pub fn load_fingerprinted(
+    api: &ApiConfig,
+) -> Result<(crate::ingest::ApiSpec, u64), crate::ingest::IngestError> {
+    let mut h = file_hasher(api);
+    let spec = crate::ingest::load_file_seen(&api.spec, &mut |bytes| h.write(bytes))?;
+    Ok((spec, h.finish()))
+}
+
+/// The hasher of a config API's fingerprint, its entry hashed; the spec's bytes follow.
+fn file_hasher(api: &ApiConfig) -> std::collections::hash_map::DefaultHasher {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    format!("{api:?}").hash(&mut h);
+    h
 }
 
 /// A stored API as a build.
@@ -156,4 +172,53 @@ fn stored_build(s: &store::Stored) -> Result<Build, String> {
         source: Source::Store,
         version: Some(s.info.version),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::ApiConfig;
+
+    /// The fingerprint taken while a spec loads (one read) is the one a reload computes by
+    /// hashing the file alone: for YAML, JSON read whole, and JSON streamed (over 8 MiB, with
+    /// trailing whitespace after the document); and a changed byte changes it.
+    #[test]
+    fn the_fingerprint_taken_while_loading_is_the_one_a_reload_computes() {
+        let dir = tempfile::tempdir().unwrap();
+        let op = |i: usize| {
+            format!(
+                "\"/p{i}\":{{\"get\":{{\"operationId\":\"op{i}\",\"description\":\"{}\",\"responses\":{{\"200\":{{\"description\":\"ok\"}}}}}}}}",
+                "x".repeat(900)
+            )
+        };
+        let big_paths: Vec<String> = (0..9_500).map(op).collect();
+        let cases = [
+            ("a.yaml", "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /a:\n    get:\n      operationId: a\n      responses: {'200': {description: ok}}\n".to_string()),
+            ("b.json", format!("{{\"openapi\":\"3.0.3\",\"info\":{{\"title\":\"t\",\"version\":\"1\"}},\"paths\":{{{}}}}}", op(1))),
+            ("c.json", format!("{{\"openapi\":\"3.0.3\",\"info\":{{\"title\":\"t\",\"version\":\"1\"}},\"paths\":{{{}}}}}\n\n  \n", big_paths.join(","))),
+        ];
+        for (file, text) in cases {
+            let path = dir.path().join(file);
+            std::fs::write(&path, &text).unwrap();
+            let api = ApiConfig {
+                name: "t".into(),
+                spec: path.clone(),
+                ..ApiConfig::default()
+            };
+            let (spec, seen) = super::load_fingerprinted(&api).unwrap();
+            assert!(!spec.operations.is_empty(), "{file}");
+            let hashed = super::fingerprint_file(&api, &path).unwrap();
+            assert_eq!(seen, hashed, "{file} ({} bytes)", text.len());
+            std::fs::write(
+                &path,
+                text.replacen("\"t\"", "\"u\"", 1)
+                    .replacen(": t,", ": u,", 1),
+            )
+            .unwrap();
+            assert_ne!(
+                super::fingerprint_file(&api, &path).unwrap(),
+                hashed,
+                "{file}"
+            );
+        }
+    }
 }

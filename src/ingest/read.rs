@@ -69,3 +69,23 @@ fn too_deep(line: Option<usize>) -> IngestError {
         line,
     }
 }
+
+/// A reader that shows every byte it reads to `see`, in order (`load_file_seen`).
+pub struct Seen<'a, R> {
+    inner: R,
+    see: &'a mut dyn FnMut(&[u8]),
+}
+
+impl<'a, R> Seen<'a, R> {
+    pub fn new(inner: R, see: &'a mut dyn FnMut(&[u8])) -> Self {
+        Seen { inner, see }
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for Seen<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        (self.see)(&buf[..n]);
+        Ok(n)
+    }
+}

@@ -222,22 +222,28 @@ impl Live {
 }
 
 /// A config entry as a build: its spec file read and parsed (off the serving threads).
-/// `None` when its fingerprint is `same` (nothing to rebuild). The file is hashed in chunks and
-/// parsed from the file (JSON streamed), so a large spec is never in memory twice.
+/// `None` when its fingerprint is `same` (nothing to rebuild). A first load hashes the file as
+/// it parses it (one read); a reload hashes it first, in chunks, and parses it only if it
+/// changed. A large spec is never in memory twice (JSON is streamed).
 async fn config_build(api: ApiConfig, same: Option<u64>) -> Result<Option<Build>, String> {
     tokio::task::spawn_blocking(move || {
-        let fingerprint = super::fingerprint_file(&api, &api.spec).map_err(|e| {
-            format!(
-                "api `{}`: cannot read {}: {e}",
-                api.name,
-                api.spec.display()
-            )
-        })?;
-        if same == Some(fingerprint) {
-            return Ok(None);
-        }
-        let spec =
-            crate::ingest::load_file(&api.spec).map_err(|e| format!("api `{}`: {e}", api.name))?;
+        let (spec, fingerprint) = if let Some(same) = same {
+            let fingerprint = super::fingerprint_file(&api, &api.spec).map_err(|e| {
+                format!(
+                    "api `{}`: cannot read {}: {e}",
+                    api.name,
+                    api.spec.display()
+                )
+            })?;
+            if same == fingerprint {
+                return Ok(None);
+            }
+            let spec = crate::ingest::load_file(&api.spec)
+                .map_err(|e| format!("api `{}`: {e}", api.name))?;
+            (spec, fingerprint)
+        } else {
+            super::load_fingerprinted(&api).map_err(|e| format!("api `{}`: {e}", api.name))?
+        };
         Ok(Some(Build {
             fingerprint,
             config: api,
