@@ -1190,6 +1190,15 @@ async fn one_worker_thread_serves_connections_concurrently() {
         api_config("echo", &fixture("echo.yaml"), &backend.url, "")
     ));
     assert!(err.contains("server.threads must be at least 1"), "{err}");
+    // A deadline so long that an instant plus it would overflow is refused, not a panic.
+    let err = support::refused(&format!(
+        "server:\n  idle_timeout_ms: 18446744073709551615\n{}",
+        api_config("echo", &fixture("echo.yaml"), &backend.url, "")
+    ));
+    assert!(
+        err.contains("server.idle_timeout_ms must be at most 86400000"),
+        "{err}"
+    );
 }
 
 /// A client that hangs up while its call waits on the backend stops the call: the gateway

@@ -111,3 +111,59 @@ async fn while_stopping_a_call_is_refused_or_answered_never_dropped() {
     assert!(lost.is_empty(), "{:?}", &lost[..lost.len().min(5)]);
     assert!(answered > 100, "{answered}");
 }
+
+/// A keep-alive client that has begun its next request when the drain second after SIGTERM
+/// ends still gets it answered: the connection is closed only once that head has arrived
+/// (hyper would close a connection with a partly read head as idle).
+#[tokio::test]
+async fn a_request_half_sent_when_the_drain_ends_is_answered() {
+    let backend = Backend::start().await;
+    let mut gw = Gateway::start(&api_config("echo", &fixture("echo.yaml"), &backend.url, ""));
+    let addr = gw.base.trim_start_matches("http://").to_string();
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let request = |id: u64| {
+        let body = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                          "params": {"name": "getStatus", "arguments": {"code": 200}}})
+        .to_string();
+        format!(
+            "POST /mcp/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+             Accept: application/json, text/event-stream\r\nMCP-Protocol-Version: 2025-11-25\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    s.write_all(request(1).as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = s.read(&mut buf).await.unwrap();
+    assert!(
+        buf[..n].starts_with(b"HTTP/1.1 200"),
+        "{:?}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+
+    gw.terminate();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let next = request(2);
+    let (first, rest) = next.split_at(40);
+    s.write_all(first.as_bytes()).await.unwrap();
+    // The drain second ends while the head is half here.
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    s.write_all(rest.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut answer)).await;
+    let text = String::from_utf8_lossy(&answer);
+    assert!(
+        matches!(read, Ok(Ok(_))) && text.starts_with("HTTP/1.1 200"),
+        "{read:?} {text:?}"
+    );
+    assert!(
+        text.to_ascii_lowercase().contains("connection: close"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\"id\":2") && text.contains("\"isError\":false"),
+        "{text}"
+    );
+    let exit = gw.wait_exit(Duration::from_secs(10));
+    assert!(exit.is_some_and(|s| s.success()), "{exit:?}");
+}

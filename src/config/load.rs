@@ -137,6 +137,20 @@ impl Config {
                 )));
             }
         }
+        // Deadlines are instants: a day is far past any use, and far from overflowing.
+        for (name, v) in [
+            ("header_read_timeout_ms", self.server.header_read_timeout_ms),
+            ("idle_timeout_ms", self.server.idle_timeout_ms),
+            ("body_read_timeout_ms", self.server.body_read_timeout_ms),
+            ("linger_ms", self.server.linger_ms),
+            ("shutdown_grace_ms", self.server.shutdown_grace_ms),
+        ] {
+            if v > MAX_DEADLINE_MS {
+                return Err(ConfigError::Invalid(format!(
+                    "server.{name} must be at most {MAX_DEADLINE_MS} (a day)"
+                )));
+            }
+        }
         if let Some(o) = self.server.allowed_origins.iter().find(|o| {
             o.trim().eq_ignore_ascii_case("null")
                 || url::Url::parse(o.trim_end_matches(":*")).is_err()
@@ -168,3 +182,6 @@ impl Config {
         Ok(())
     }
 }
+
+/// The longest a `server.*_ms` deadline may be: a day.
+const MAX_DEADLINE_MS: u64 = 86_400_000;

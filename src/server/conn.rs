@@ -55,6 +55,7 @@ pub async fn serve(
         clock.clone(),
     ));
     let stopping = cancel.clone();
+    let conn_clock = clock.clone();
     let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
         clock.request_started();
         let ctx = ConnCtx {
@@ -103,7 +104,7 @@ pub async fn serve(
         .keep_alive(!cancel.is_cancelled());
     let conn = builder.serve_connection(io, svc);
     let mut conn = pin!(conn);
-    let (mut draining, mut shutdown) = (false, false);
+    let (mut draining, mut shutdown, mut deferred) = (false, false, false);
     let drained = tokio::time::sleep(Duration::MAX / 4);
     let mut drained = pin!(drained);
     loop {
@@ -124,6 +125,15 @@ pub async fn serve(
                 drained.as_mut().reset(tokio::time::Instant::now() + SHUTDOWN_DRAIN);
             }
             _ = drained.as_mut(), if draining && !shutdown => {
+                // hyper closes a connection whose next head is only partly read as idle: let
+                // that head arrive first (once, until its header-read deadline).
+                if let Some(head) = conn_clock.head_under_way().filter(|_| !deferred)
+                    && head > tokio::time::Instant::now()
+                {
+                    deferred = true;
+                    drained.as_mut().reset(head);
+                    continue;
+                }
                 shutdown = true;
                 conn.as_mut().graceful_shutdown();
             }

@@ -41,6 +41,8 @@ pub struct Clock {
     header: Duration,
     /// A request's body was left unread: linger on close.
     linger: AtomicBool,
+    /// Bytes of a head have arrived and its request has not started yet.
+    head_begun: AtomicBool,
 }
 
 impl Clock {
@@ -51,12 +53,26 @@ impl Clock {
             idle,
             header,
             linger: AtomicBool::new(false),
+            head_begun: AtomicBool::new(false),
+        }
+    }
+
+    /// When the head a client has begun to send must be complete; `None` when no head is
+    /// partly read (so closing the connection now loses nothing its client sent).
+    pub fn head_under_way(&self) -> Option<Instant> {
+        if !self.head_begun.load(Ordering::Relaxed) {
+            return None;
+        }
+        match self.state.lock().expect("clock").0 {
+            Phase::Head(deadline) => Some(deadline),
+            _ => None,
         }
     }
 
     /// A request head was read whole: no socket deadline while it is served.
     pub fn request_started(&self) {
         self.state.lock().expect("clock").0 = Phase::Busy;
+        self.head_begun.store(false, Ordering::Relaxed);
     }
 
     /// The answer was written (its body dropped): the idle timeout runs again. The reader
@@ -116,6 +132,9 @@ impl<T: AsyncRead> AsyncRead for Deadlines<T> {
                     let mut s = this.clock.state.lock().expect("clock");
                     if let Phase::Idle(_) = s.0 {
                         s.0 = Phase::Head(Instant::now() + this.clock.header);
+                    }
+                    if s.0 != Phase::Busy {
+                        this.clock.head_begun.store(true, Ordering::Relaxed);
                     }
                 }
                 Poll::Ready(Ok(()))

@@ -137,13 +137,16 @@ pub async fn serve(
     let mut next = 0;
     // After `cancel`, the connections already in the accept queue are taken too (and served,
     // their first request answered with `connection: close`), not reset with the listener.
-    // `None` until then; then how long the queue must stay empty before the listener closes.
-    let mut draining: Option<Duration> = None;
+    // `None` until then; then when the grace ends (counted from the signal), and how long the
+    // queue must stay empty before the listener closes.
+    let mut draining: Option<(tokio::time::Instant, Duration)> = None;
     loop {
-        let accepted = if let Some(quiet) = draining {
-            match tokio::time::timeout(quiet, tcp.accept()).await {
-                Ok(Ok(a)) => Ok(a),
-                _ => break,
+        let accepted = if let Some((deadline, quiet)) = draining {
+            let until = (tokio::time::Instant::now() + quiet).min(deadline);
+            // An accept error is handled below like any other (the queue is not given up).
+            match tokio::time::timeout_at(until, tcp.accept()).await {
+                Ok(a) => a,
+                Err(_) => break,
             }
         } else {
             tokio::select! {
@@ -151,7 +154,8 @@ pub async fn serve(
                 _ = cancel.cancelled() => {
                     // No new connection from now on; the ones under way are taken.
                     let filtered = super::refuse::stop_new_connections(&tcp);
-                    draining = Some(if filtered { super::refuse::QUIET } else { Duration::ZERO });
+                    let quiet = if filtered { super::refuse::QUIET } else { Duration::ZERO };
+                    draining = Some((tokio::time::Instant::now() + opts.grace, quiet));
                     continue;
                 }
             }
@@ -199,7 +203,8 @@ pub async fn serve(
     drop(tcp);
     drop(workers);
     tracker.close();
-    if tokio::time::timeout(opts.grace, tracker.wait())
+    let deadline = draining.map_or_else(|| tokio::time::Instant::now() + opts.grace, |d| d.0);
+    if tokio::time::timeout_at(deadline, tracker.wait())
         .await
         .is_err()
     {

@@ -9,7 +9,8 @@
 //! So, on Linux, the listener first stops taking new connections: a classic BPF socket filter
 //! (attached with `socket2`) drops every pure SYN, the first packet of a new connection. A
 //! handshake already under way still completes (its ACK is not a pure SYN), and lands in the
-//! queue, which the acceptor then drains until it has been quiet for `QUIET`. A client whose SYN
+//! queue, which the acceptor then drains until it has been quiet for `QUIET` (bounded by the
+//! shutdown grace). A client whose SYN
 //! was dropped sends it again about 1 s later, finds the port closed and is refused: a refusal,
 //! which any client or balancer may retry elsewhere, instead of a lost call.
 
@@ -18,8 +19,10 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 /// How long the accept queue must stay empty, new SYNs dropped, before the listener closes:
-/// handshakes under way when the filter went on complete within a round trip.
-pub const QUIET: Duration = Duration::from_millis(100);
+/// a handshake under way when the filter went on completes within the client's round trip,
+/// so this covers round trips up to 250 ms (across the world), and stays well under the 1 s
+/// after which a client whose SYN was dropped sends it again (and is then refused).
+pub const QUIET: Duration = Duration::from_millis(250);
 
 /// Stop `tcp` taking new connections; `false` where this cannot be done (then the listener is
 /// closed as soon as its queue is empty).
