@@ -53,8 +53,19 @@ impl FileStore {
         }))
     }
 
-    fn dir(&self, name: &str) -> PathBuf {
-        self.root.join(name)
+    /// The directory of the API `name`. A name that is not a plain file name (empty, a dot
+    /// first, a separator or anything outside `A-Z a-z 0-9 - _ .`) names no API: it never
+    /// reaches the file system, so `../x` or `/etc` cannot read or delete outside the store.
+    fn dir(&self, name: &str) -> Result<PathBuf, StoreError> {
+        let plain = !name.is_empty()
+            && !name.starts_with('.')
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !plain {
+            return Err(StoreError::NotFound(name.to_string()));
+        }
+        Ok(self.root.join(name))
     }
 }
 
@@ -166,6 +177,21 @@ fn list_versions(dir: &Path) -> Result<Vec<VersionInfo>, StoreError> {
     Ok(out)
 }
 
+/// Every version file's number and spec, or `None` if any cannot be read or parsed.
+fn read_all_versions(vdir: &Path) -> Option<Vec<(u64, String)>> {
+    let mut all = Vec::new();
+    for e in std::fs::read_dir(vdir).ok()? {
+        let path = e.ok()?.path();
+        if path.extension().is_none_or(|x| x != "yaml") {
+            continue;
+        }
+        let text = std::fs::read(&path).ok()?;
+        let f: VersionFile = yaml_serde::from_slice(&text).ok()?;
+        all.push((f.info.version, f.spec));
+    }
+    Some(all)
+}
+
 fn spec_hash(bytes: &[u8]) -> String {
     let d = ring::digest::digest(&ring::digest::SHA256, bytes);
     d.as_ref()[..12]
@@ -185,7 +211,7 @@ impl FileStore {
             .collect();
         names.sort();
         for name in names {
-            let dir = self.dir(&name);
+            let dir = self.root.join(&name);
             if name.starts_with('.') {
                 // A delete that was interrupted: finish it.
                 let _ = std::fs::remove_dir_all(&dir);
@@ -205,22 +231,26 @@ impl FileStore {
     }
 
     fn write_sync(&self, w: Write) -> Result<VersionInfo, StoreError> {
-        let dir = self.dir(&w.name);
-        let fresh = !dir.exists();
+        let dir = self.dir(&w.name)?;
+        let current = read_current(&dir)?;
         for d in [dir.join("versions"), dir.join("specs")] {
             std::fs::create_dir_all(&d).map_err(io(&d))?;
         }
-        if fresh {
+        if current.is_none() {
+            // A first version (perhaps after a write that failed half way): the directories
+            // must be durable before it is acknowledged.
             sync_dir(&self.root)?;
             sync_dir(&dir)?;
         }
-        let current = read_current(&dir)?;
         let version = current.map_or(1, |c| c + 1);
         // The spec: stored once per distinct content.
         let spec_file = match &w.spec {
             Some(doc) => {
                 let file = format!("specs/{}.{}", spec_hash(&doc.bytes), doc.format);
-                if !dir.join(&file).exists() {
+                if dir.join(&file).exists() {
+                    // Left by an earlier write: its name may not be durable yet.
+                    sync_dir(&dir.join("specs"))?;
+                } else {
                     write_durable(&dir.join("specs"), &file["specs/".len()..], &doc.bytes)?;
                 }
                 file
@@ -259,26 +289,26 @@ impl FileStore {
     }
 
     /// Keep the newest `keep` versions and the specs they use (best effort: a leftover file is
-    /// harmless).
+    /// harmless). Every version file is read first; if any cannot be read, nothing is removed,
+    /// so a spec still in use never goes.
     fn prune(&self, dir: &Path, current: u64) {
-        let Ok(all) = list_versions(dir) else { return };
+        let Some(mut all) = read_all_versions(&dir.join("versions")) else {
+            tracing::warn!(dir = %dir.display(), "a version file cannot be read: old versions are kept");
+            return;
+        };
+        all.sort_by_key(|(v, _)| std::cmp::Reverse(*v));
         let keep: Vec<u64> = all
             .iter()
-            .map(|v| v.version)
+            .map(|(v, _)| *v)
             .filter(|v| *v <= current)
             .take(self.keep)
             .collect();
         let mut used = std::collections::HashSet::new();
-        for v in &all {
-            let path = dir.join("versions").join(version_file(v.version));
-            if keep.contains(&v.version) {
-                if let Ok(text) = std::fs::read(&path)
-                    && let Ok(f) = yaml_serde::from_slice::<VersionFile>(&text)
-                {
-                    used.insert(f.spec);
-                }
-            } else if v.version < current {
-                let _ = std::fs::remove_file(&path);
+        for (v, spec) in all {
+            if keep.contains(&v) || v > current {
+                used.insert(spec);
+            } else {
+                let _ = std::fs::remove_file(dir.join("versions").join(version_file(v)));
             }
         }
         if let Ok(specs) = std::fs::read_dir(dir.join("specs")) {
@@ -292,7 +322,9 @@ impl FileStore {
     }
 
     fn delete_sync(&self, name: &str) -> Result<bool, StoreError> {
-        let dir = self.dir(name);
+        let Ok(dir) = self.dir(name) else {
+            return Ok(false);
+        };
         if !dir.exists() {
             return Ok(false);
         }
@@ -334,7 +366,7 @@ impl Store for Arc<FileStore> {
         let h = Handle(self.clone());
         let name = name.to_string();
         Box::pin(blocking(move || {
-            let dir = h.0.dir(&name);
+            let dir = h.0.dir(&name)?;
             match read_current(&dir)? {
                 Some(v) => read_version(&dir, &name, v).map(Some),
                 None => Ok(None),
@@ -350,7 +382,7 @@ impl Store for Arc<FileStore> {
         let h = Handle(self.clone());
         let name = name.to_string();
         Box::pin(blocking(move || {
-            let dir = h.0.dir(&name);
+            let dir = h.0.dir(&name)?;
             let current = read_current(&dir)?.ok_or_else(|| StoreError::NotFound(name.clone()))?;
             if version > current {
                 return Err(StoreError::NoVersion { name, version });
@@ -366,7 +398,7 @@ impl Store for Arc<FileStore> {
         let h = Handle(self.clone());
         let name = name.to_string();
         Box::pin(blocking(move || {
-            let dir = h.0.dir(&name);
+            let dir = h.0.dir(&name)?;
             let current = read_current(&dir)?.ok_or(StoreError::NotFound(name))?;
             let mut all = list_versions(&dir)?;
             all.retain(|v| v.version <= current);

@@ -79,9 +79,26 @@ pub struct Put {
     pub force: bool,
 }
 
+/// Run a change to its end on a task of its own. A request's future is dropped when its client
+/// hangs up; a change cut off there would keep writing in the background (the store's blocking
+/// work goes on) with its locks released, so a retry could race it and lose what it wrote, or
+/// leave the store ahead of what is served.
+async fn to_the_end<T: Send + 'static>(
+    change: impl Future<Output = Result<T, LiveError>> + Send + 'static,
+) -> Result<T, LiveError> {
+    match tokio::spawn(change).await {
+        Ok(r) => r,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Err(LiveError::Store(StoreError::Unavailable(
+            "the gateway is stopping".into(),
+        ))),
+    }
+}
+
 impl Live {
     pub async fn put(self: &Arc<Self>, name: &str, p: Put) -> Result<Outcome, LiveError> {
-        self.put_version(name, p, None).await
+        let (live, name) = (self.clone(), name.to_string());
+        to_the_end(async move { live.put_version(&name, p, None).await }).await
     }
 
     /// Store version `version` of `name` again as its newest, and serve it.
@@ -90,6 +107,11 @@ impl Live {
         name: &str,
         version: u64,
     ) -> Result<Outcome, LiveError> {
+        let (live, name) = (self.clone(), name.to_string());
+        to_the_end(async move { live.rollback_to(&name, version).await }).await
+    }
+
+    async fn rollback_to(self: &Arc<Self>, name: &str, version: u64) -> Result<Outcome, LiveError> {
         let store = self.store.as_ref().ok_or(LiveError::NoStore)?;
         self.check_writable(name)?;
         let old = store.version(name, version).await?;
@@ -103,6 +125,11 @@ impl Live {
     }
 
     pub async fn delete(self: &Arc<Self>, name: &str) -> Result<(), LiveError> {
+        let (live, name) = (self.clone(), name.to_string());
+        to_the_end(async move { live.delete_now(&name).await }).await
+    }
+
+    async fn delete_now(self: &Arc<Self>, name: &str) -> Result<(), LiveError> {
         let store = self.store.as_ref().ok_or(LiveError::NoStore)?;
         let _one_at_a_time = self.changing.lock().await;
         self.check_writable(name)?;

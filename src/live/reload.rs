@@ -222,12 +222,12 @@ impl Live {
 }
 
 /// A config entry as a build: its spec file read and parsed (off the serving threads).
-/// `None` when its fingerprint is `same` (nothing to rebuild). A first load hashes the file as
-/// it parses it (one read); a reload hashes it first, in chunks, and parses it only if it
+/// `None` when its fingerprint is `same` (nothing to rebuild). The file is hashed as it is
+/// parsed (one read); a reload hashes it first, in chunks, and reads it again only if it
 /// changed. A large spec is never in memory twice (JSON is streamed).
 async fn config_build(api: ApiConfig, same: Option<u64>) -> Result<Option<Build>, String> {
     tokio::task::spawn_blocking(move || {
-        let (spec, fingerprint) = if let Some(same) = same {
+        if let Some(same) = same {
             let fingerprint = super::fingerprint_file(&api, &api.spec).map_err(|e| {
                 format!(
                     "api `{}`: cannot read {}: {e}",
@@ -238,12 +238,11 @@ async fn config_build(api: ApiConfig, same: Option<u64>) -> Result<Option<Build>
             if same == fingerprint {
                 return Ok(None);
             }
-            let spec = crate::ingest::load_file(&api.spec)
-                .map_err(|e| format!("api `{}`: {e}", api.name))?;
-            (spec, fingerprint)
-        } else {
-            super::load_fingerprinted(&api).map_err(|e| format!("api `{}`: {e}", api.name))?
-        };
+        }
+        // The fingerprint kept is that of the bytes parsed (the file may change again between
+        // the hash above and this read).
+        let (spec, fingerprint) =
+            super::load_fingerprinted(&api).map_err(|e| format!("api `{}`: {e}", api.name))?;
         Ok(Some(Build {
             fingerprint,
             config: api,

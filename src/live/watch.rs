@@ -20,6 +20,9 @@ use super::status::Trigger;
 /// Quiet time after the last event before reloading.
 const DEBOUNCE: Duration = Duration::from_millis(100);
 
+/// The longest a reload waits for quiet once one of its files changed.
+const MAX_WAIT: Duration = Duration::from_secs(2);
+
 /// Start the SIGHUP handler and the file watch (when serving from a config file).
 pub fn spawn(live: &Arc<Live>) {
     if live.config_path.is_none() {
@@ -126,9 +129,18 @@ impl Watch {
                     break;
                 }
             }
+            // Quiet: no event about our files for `DEBOUNCE` (other files in the same
+            // directories, a log written every few ms, do not hold the reload back), and never
+            // longer than `MAX_WAIT`.
+            let give_up = tokio::time::Instant::now() + MAX_WAIT;
+            let mut quiet_from = tokio::time::Instant::now() + DEBOUNCE;
             loop {
-                match tokio::time::timeout(DEBOUNCE, self.rx.recv()).await {
-                    Ok(Some(_)) => continue,
+                match tokio::time::timeout_at(quiet_from.min(give_up), self.rx.recv()).await {
+                    Ok(Some(p)) => {
+                        if concerns(&files, &p) {
+                            quiet_from = tokio::time::Instant::now() + DEBOUNCE;
+                        }
+                    }
                     Ok(None) => return,
                     Err(_) => break,
                 }

@@ -1,0 +1,152 @@
+//! The admin API against clients that misbehave: names that try to leave the data directory,
+//! and clients that hang up in the middle of a write.
+
+mod support;
+
+use serde_json::{Value, json};
+use support::admin::{AdminClient, TOKEN, admin_config, data_dir, things_spec};
+use support::{Backend, Gateway};
+use tokio::io::AsyncWriteExt;
+
+/// `..`, separators and absolute paths in `{name}` name no API: reads answer 404 and a delete
+/// touches nothing outside the store.
+#[tokio::test]
+async fn names_never_leave_the_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = data_dir(dir.path());
+    let gw = Gateway::start(&admin_config(&data));
+    let admin = AdminClient::new(&gw);
+    // A directory shaped like a stored API, outside the store, beside it.
+    let victim = dir.path().join("victim");
+    std::fs::create_dir_all(victim.join("versions")).unwrap();
+    std::fs::write(victim.join("current"), "1\n").unwrap();
+    let escaped = |p: &str| p.replace('/', "%2F");
+    for name in [
+        escaped("../../victim"),
+        escaped(victim.to_str().unwrap()),
+        "..".into(),
+        ".x".into(),
+    ] {
+        for path in ["versions", "mapping", "operations"] {
+            let r = admin.get(&format!("/apis/{name}/{path}")).await;
+            assert!(
+                r.status == 404 || r.status == 400,
+                "{name}/{path}: {} {}",
+                r.status,
+                r.text
+            );
+            // Nothing of the store's own paths in the answer.
+            assert!(!r.text.contains(data.to_str().unwrap()), "{}", r.text);
+        }
+        let r = admin
+            .send(
+                "DELETE",
+                &format!("/apis/{name}"),
+                None,
+                &[("x-rest2mcp-admin", "1")],
+            )
+            .await;
+        assert!(
+            r.status == 404 || r.status == 400,
+            "{name}: {} {}",
+            r.status,
+            r.text
+        );
+        let r = admin
+            .post_json(&format!("/apis/{name}/rollback"), &json!({"version": 1}))
+            .await;
+        assert!(
+            r.status == 404 || r.status == 400,
+            "{name}: {} {}",
+            r.status,
+            r.text
+        );
+    }
+    assert!(
+        victim.join("current").exists(),
+        "the delete reached outside the store"
+    );
+}
+
+/// Clients send a write and hang up at once, many times: every write the store kept is served,
+/// and after a restart the same versions are served (the store and what is served never part).
+#[tokio::test]
+async fn a_client_hanging_up_mid_write_leaves_store_and_served_agreeing() {
+    let backend = Backend::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = data_dir(dir.path());
+    let gw = Gateway::start(&admin_config(&data));
+    let addr = gw.base.trim_start_matches("http://").to_string();
+    const N: usize = 40;
+    for i in 0..N {
+        let body = json!({
+            "spec": things_spec(2 + i % 3, &format!("T{i}")),
+            "mapping": {"base_url": backend.url}
+        })
+        .to_string();
+        let request = format!(
+            "PUT /admin/api/apis/api{}/spec HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+             Authorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            i,
+            body.len()
+        );
+        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        s.write_all(request.as_bytes()).await.unwrap();
+        // Gone before the answer, a moment further into the write each time.
+        tokio::time::sleep(std::time::Duration::from_millis(5 * i as u64)).await;
+        drop(s);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+
+    let before = served(&gw).await;
+    for (k, current, newest, tools) in &before {
+        // What the store holds as newest is what is served.
+        assert_eq!(
+            current, newest,
+            "api{k}: served {current:?}, stored {newest:?}"
+        );
+        assert_eq!(newest.is_some(), *tools > 0, "api{k}: {tools} tools served");
+    }
+    drop(gw);
+    let gw = Gateway::start(&admin_config(&data));
+    let after = served(&gw).await;
+    assert_eq!(before, after, "a restart serves something else");
+}
+
+/// Per API: the version served, the newest stored, and how many tools are served.
+async fn served(gw: &Gateway) -> Vec<(usize, Option<u64>, Option<u64>, usize)> {
+    let admin = AdminClient::new(gw);
+    {
+        let mut out = Vec::new();
+        for k in 0..40 {
+            let versions = admin.get(&format!("/apis/api{k}/versions")).await;
+            let stored: Option<u64> = (versions.status == 200)
+                .then(|| {
+                    let v: Value = serde_json::from_str(&versions.text).unwrap();
+                    v.as_array()?
+                        .iter()
+                        .find(|v| v["current"] == true)
+                        .and_then(|v| v["version"].as_u64())
+                })
+                .flatten();
+            let newest = (versions.status == 200).then(|| {
+                let v: Value = serde_json::from_str(&versions.text).unwrap();
+                v.as_array().unwrap()[0]["version"].as_u64().unwrap()
+            });
+            let r = gw
+                .mcp(&format!("api{k}"))
+                .post_raw(
+                    &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).to_string(),
+                    &[("mcp-protocol-version", "2025-11-25")],
+                )
+                .await;
+            let tools = match r.status {
+                200 => r.json()["result"]["tools"].as_array().unwrap().len(),
+                _ => 0,
+            };
+            out.push((k, stored, newest, tools));
+        }
+        out
+    }
+}
