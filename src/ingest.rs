@@ -42,6 +42,10 @@ pub enum IngestError {
     #[error("the document nests deeper than {limit} levels of maps and lists, the most a spec may have{}", at_line(.line))]
     TooDeep { limit: usize, line: Option<usize> },
     #[error(
+        "the document's YAML aliases expand it past {limit} bytes (4 times its size, plus 1 MiB): write the repeated parts out or use $ref"
+    )]
+    TooBig { limit: u64 },
+    #[error(
         "not an OpenAPI document: no `openapi` (3.x) or `swagger` (2.0) version field at the top level"
     )]
     NotOpenApi,
@@ -277,6 +281,12 @@ pub fn load_file_seen(path: &Path, see: &mut dyn FnMut(&[u8])) -> Result<ApiSpec
     // The stream stops at the document's end: whatever follows is still seen.
     std::io::copy(&mut reader, &mut std::io::sink()).map_err(read_err)?;
     normalise_tree(tree.root, tree.refs_paths, t)
+}
+
+/// Refuse a YAML text whose aliases would expand it past its budget, or that nests too deep,
+/// before it is read into types (see `read::yaml_bounded`).
+pub fn check_yaml(bytes: &[u8]) -> Result<(), IngestError> {
+    read::yaml_bounded(bytes)
 }
 
 /// JSON documents up to this size are read into memory before parsing (see `load_file`).

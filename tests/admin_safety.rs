@@ -150,3 +150,46 @@ async fn served(gw: &Gateway) -> Vec<(usize, Option<u64>, Option<u64>, usize)> {
         out
     }
 }
+
+/// A mapping whose YAML aliases would expand it far past its size (one 100 KB description
+/// named by 5,000 tools: 500 MB from a 230 KB body) is refused at once with a clear error;
+/// a plain mapping is taken.
+#[tokio::test]
+async fn a_mapping_whose_aliases_explode_is_refused() {
+    let backend = Backend::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = Gateway::start(&admin_config(&data_dir(dir.path())));
+    let admin = AdminClient::new(&gw);
+    let r = admin
+        .put_json(
+            "/apis/t/spec",
+            &json!({"spec": things_spec(3, "T"), "mapping": {"base_url": backend.url}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    // Well-formed: 5,000 tool overrides whose description is one 100 KB string (500 MB).
+    let mut bomb = format!(
+        "base_url: {}\ntools:\n  get0: {{description: &d \"{}\"}}\n",
+        backend.url,
+        "x".repeat(100_000)
+    );
+    for i in 1..5_000 {
+        bomb.push_str(&format!("  t{i}: {{description: *d}}\n"));
+    }
+    let started = std::time::Instant::now();
+    let r = admin.put_yaml("/apis/t/mapping", &bomb).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.text.contains("aliases expand it past"), "{}", r.text);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    let r = admin
+        .put_yaml(
+            "/apis/t/mapping?force=true",
+            &format!(
+                "base_url: {}\ninclude: [{{operation_id: get1}}]\n",
+                backend.url
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(gw.mcp("t").list().await.len(), 1);
+}

@@ -369,6 +369,9 @@ async fn put_mapping(
         Ok(b) => b,
         Err(r) => return r,
     };
+    if let Err(e) = crate::ingest::check_yaml(&bytes) {
+        return error(StatusCode::BAD_REQUEST, &format!("bad mapping: {e}"));
+    }
     let mapping: Mapping = match yaml_serde::from_slice(&bytes) {
         Ok(m) => m,
         Err(e) => return error(StatusCode::BAD_REQUEST, &format!("bad mapping: {e}")),

@@ -11,7 +11,7 @@ use std::cell::Cell;
 use std::fmt;
 
 use serde::Deserializer;
-use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use super::limits::MAX_DEPTH;
@@ -48,6 +48,40 @@ pub struct Flags {
     pub refs_paths: Cell<bool>,
     /// The document nests deeper than [`MAX_DEPTH`]: the reader's error is that.
     pub too_deep: Cell<bool>,
+    /// What the tree may still cost (a byte per byte of text, 2 per value: never more than
+    /// about 1.5 times a text without aliases), when bounded:
+    /// YAML aliases repeat a node wherever they appear, so a small text can expand to a tree
+    /// of any size. `None`: unbounded (JSON, whose tree is never much larger than its text).
+    pub budget: Cell<Option<u64>>,
+    /// The budget ran out: the reader's error is that.
+    pub too_big: Cell<bool>,
+}
+
+impl Flags {
+    /// Flags for a document whose tree may cost at most `budget`.
+    pub fn bounded(budget: u64) -> Self {
+        Flags {
+            budget: Cell::new(Some(budget)),
+            ..Flags::default()
+        }
+    }
+
+    /// Spend `cost` of the budget, or fail once it is gone.
+    fn spend<E: serde::de::Error>(&self, cost: usize) -> Result<(), E> {
+        let Some(left) = self.budget.get() else {
+            return Ok(());
+        };
+        match left.checked_sub(cost as u64 + 2) {
+            Some(rest) => {
+                self.budget.set(Some(rest));
+                Ok(())
+            }
+            None => {
+                self.too_big.set(true);
+                Err(E::custom("the document expands past its size limit"))
+            }
+        }
+    }
 }
 
 /// Deserialize a whole document, pruned, refusing one nested deeper than [`MAX_DEPTH`].
@@ -99,28 +133,36 @@ impl<'de> Visitor<'de> for Pruned<'_> {
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a JSON or YAML value")
     }
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Value, E> {
+        self.flags.spend(0)?;
         Ok(Value::Bool(v))
     }
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Value, E> {
+        self.flags.spend(0)?;
         Ok(Value::from(v))
     }
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Value, E> {
+        self.flags.spend(0)?;
         Ok(Value::from(v))
     }
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value, E> {
+        self.flags.spend(0)?;
         Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
     }
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Value, E> {
+        self.flags.spend(v.len())?;
         Ok(Value::String(v.to_owned()))
     }
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Value, E> {
+        self.flags.spend(v.len())?;
         Ok(Value::String(v))
     }
-    fn visit_none<E>(self) -> Result<Value, E> {
+    fn visit_none<E: serde::de::Error>(self) -> Result<Value, E> {
+        self.flags.spend(0)?;
         Ok(Value::Null)
     }
-    fn visit_unit<E>(self) -> Result<Value, E> {
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Value, E> {
+        self.flags.spend(0)?;
         Ok(Value::Null)
     }
     fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
@@ -128,6 +170,7 @@ impl<'de> Visitor<'de> for Pruned<'_> {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let child = self.inside(false)?;
+        self.flags.spend(0)?;
         let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
         while let Some(v) = seq.next_element_seed(child)? {
             out.push(v);
@@ -137,13 +180,15 @@ impl<'de> Visitor<'de> for Pruned<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let child = self.inside(false)?;
         let mut out = Map::new();
+        self.flags.spend(0)?;
         while let Some(key) = map.next_key::<String>()? {
+            self.flags.spend(key.len())?;
             let keyword = !self.names;
             if keyword
                 && (UNUSED.contains(&key.as_str())
                     || (key.starts_with("x-") && key != "x-nullable"))
             {
-                map.next_value::<IgnoredAny>()?;
+                map.next_value_seed(Skip(self.flags))?;
                 continue;
             }
             let names = keyword && NAME_MAPS.contains(&key.as_str());
@@ -158,6 +203,62 @@ impl<'de> Visitor<'de> for Pruned<'_> {
             out.insert(key, v);
         }
         Ok(Value::Object(out))
+    }
+}
+
+/// A value read and dropped, its cost still spent: an alias under a pruned key is replayed
+/// by the YAML reader all the same.
+#[derive(Clone, Copy)]
+pub struct Skip<'a>(pub &'a Flags);
+
+impl<'de> DeserializeSeed<'de> for Skip<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Skip<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON or YAML value")
+    }
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<(), E> {
+        self.0.spend(0)
+    }
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<(), E> {
+        self.0.spend(0)
+    }
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<(), E> {
+        self.0.spend(0)
+    }
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<(), E> {
+        self.0.spend(0)
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<(), E> {
+        self.0.spend(v.len())
+    }
+    fn visit_none<E: serde::de::Error>(self) -> Result<(), E> {
+        self.0.spend(0)
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+        self.0.spend(0)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        self.0.spend(0)?;
+        while seq.next_element_seed(self)?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        self.0.spend(0)?;
+        while map.next_key_seed(self)?.is_some() {
+            map.next_value_seed(self)?;
+        }
+        Ok(())
     }
 }
 

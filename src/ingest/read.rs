@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::IngestError;
 use super::limits::{MAX_DEPTH, SCAN_SLACK, yaml_too_deep};
-use super::prune::{Flags, Pruned};
+use super::prune::{Flags, Pruned, Skip};
 
 /// A document's tree, and whether some `$ref` points into `#/paths`.
 pub struct Tree {
@@ -50,17 +50,48 @@ fn yaml(bytes: &[u8]) -> Result<Tree, IngestError> {
     if let Some(line) = yaml_too_deep(bytes, MAX_DEPTH + SCAN_SLACK) {
         return Err(too_deep(Some(line)));
     }
-    let flags = Flags::default();
+    let flags = Flags::bounded(yaml_budget(bytes.len()));
     let root = Pruned::root(&flags)
         .deserialize(yaml_serde::Deserializer::from_slice(bytes))
-        .map_err(|e| match flags.too_deep.get() {
-            true => too_deep(e.location().map(|l| l.line())),
-            false => IngestError::Yaml(e.to_string()),
+        .map_err(|e| {
+            if flags.too_deep.get() {
+                too_deep(e.location().map(|l| l.line()))
+            } else if flags.too_big.get() {
+                IngestError::TooBig {
+                    limit: yaml_budget(bytes.len()),
+                }
+            } else {
+                IngestError::Yaml(e.to_string())
+            }
         })?;
     Ok(Tree {
         root,
         refs_paths: flags.refs_paths.get(),
     })
+}
+
+/// A YAML text walked without building anything, refused like [`tree`] refuses it (too deep,
+/// or aliases expanding it past its budget): for a small document about to be read into types
+/// (an admin mapping), which would otherwise expand its aliases unbounded.
+pub fn yaml_bounded(bytes: &[u8]) -> Result<(), IngestError> {
+    if let Some(line) = yaml_too_deep(bytes, MAX_DEPTH + SCAN_SLACK) {
+        return Err(too_deep(Some(line)));
+    }
+    let flags = Flags::bounded(yaml_budget(bytes.len()));
+    Skip(&flags)
+        .deserialize(yaml_serde::Deserializer::from_slice(bytes))
+        .map_err(|e| match flags.too_big.get() {
+            true => IngestError::TooBig {
+                limit: yaml_budget(bytes.len()),
+            },
+            false => IngestError::Yaml(e.to_string()),
+        })
+}
+
+/// What a YAML text's tree may cost: 4 times its size, plus 1 MiB. Anchors and aliases that
+/// share a block of parameters stay well inside; a text whose aliases multiply it does not.
+fn yaml_budget(len: usize) -> u64 {
+    (len as u64).saturating_mul(4) + (1 << 20)
 }
 
 fn too_deep(line: Option<usize>) -> IngestError {
