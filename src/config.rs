@@ -152,6 +152,12 @@ pub struct AdminConfig {
     pub max_spec_bytes: usize,
     /// Let the console fetch a spec from a URL (through the upstream host policy).
     pub fetch_urls: bool,
+    /// Environment variables a mapping written here may name as a secret: exact names, or a
+    /// prefix ending in `*`. Anything else is refused, so an admin cannot read the gateway's
+    /// other variables (its admin token, database URL) through a backend credential.
+    pub secret_env: Vec<String>,
+    /// Directories whose files a mapping written here may name as a secret (none by default).
+    pub secret_dirs: Vec<PathBuf>,
 }
 
 impl Default for AdminConfig {
@@ -164,6 +170,8 @@ impl Default for AdminConfig {
             allow_remote: false,
             max_spec_bytes: 64 * 1024 * 1024,
             fetch_urls: false,
+            secret_env: vec!["REST2MCP_SECRET_*".into()],
+            secret_dirs: vec![],
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod ops;
 pub mod postgres;
 pub mod registry;
 pub mod reload;
+pub mod secrets;
 pub mod status;
 pub mod store;
 pub mod sync;

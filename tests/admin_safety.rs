@@ -193,3 +193,71 @@ async fn a_mapping_whose_aliases_explode_is_refused() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(gw.mcp("t").list().await.len(), 1);
 }
+
+/// A stored mapping's backend credential may name only the secrets the operator allowed
+/// (`admin.secret_env`, default `REST2MCP_SECRET_*`; `admin.secret_dirs`, default none): the
+/// admin token's variable or a host file is refused before anything is read (the same answer
+/// whether the file exists or not), and an allowed variable reaches the backend.
+#[tokio::test]
+async fn a_stored_mapping_names_only_allowed_secrets() {
+    let backend = Backend::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = Gateway::start_with(
+        &admin_config(&data_dir(dir.path())),
+        &[],
+        &[
+            ("REST2MCP_SECRET_PETS", "pets-key-1"),
+            ("OTHER_SECRET", "do-not-leak"),
+        ],
+    );
+    let admin = AdminClient::new(&gw);
+    let put = |secret: Value| {
+        json!({"spec": things_spec(1, "T"), "mapping": {
+            "base_url": backend.url,
+            "auth": {"enabled": false},
+            "downstream": {"credential": {"mode": "bearer", "token": secret}}
+        }})
+    };
+    let mut answers = Vec::new();
+    for secret in [
+        json!({"env": "OTHER_SECRET"}),
+        json!({"env": "REST2MCP_ADMIN_TOKEN"}),
+        json!({"file": "/etc/hostname"}),
+        json!({"file": "/no/such/file"}),
+        json!({"file": "/etc/../etc/hostname"}),
+    ] {
+        let r = admin.put_json("/apis/t/spec", &put(secret.clone())).await;
+        assert_eq!(r.status, 422, "{secret}: {}", r.text);
+        assert!(
+            r.text.contains("not one a stored mapping may use")
+                || r.text
+                    .contains("not in a directory a stored mapping may use"),
+            "{secret}: {}",
+            r.text
+        );
+        for leak in ["No such file", "ermission", "do-not-leak", TOKEN] {
+            assert!(!r.text.contains(leak), "{secret}: {}", r.text);
+        }
+        answers.push(
+            r.text
+                .replace("/etc/hostname", "F")
+                .replace("/no/such/file", "F"),
+        );
+    }
+    assert_eq!(
+        answers[2], answers[3],
+        "a refusal tells whether a file exists"
+    );
+    assert!(backend.requests().is_empty());
+
+    let r = admin
+        .put_json("/apis/t/spec", &put(json!({"env": "REST2MCP_SECRET_PETS"})))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let result = gw.mcp("t").call("get0", json!({})).await;
+    assert!(!support::is_error(&result), "{result}");
+    assert_eq!(
+        backend.last().header("authorization"),
+        Some("Bearer pets-key-1")
+    );
+}

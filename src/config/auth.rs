@@ -195,6 +195,20 @@ impl DownstreamConfig {
     }
 }
 
+impl Credential {
+    /// The secrets it reads.
+    pub fn secrets(&self) -> Vec<&Secret> {
+        match self {
+            Credential::TokenExchange { client_secret, .. }
+            | Credential::ClientCredentials { client_secret, .. } => vec![client_secret],
+            Credential::ApiKey { value, .. } => vec![value],
+            Credential::Basic { password, .. } => vec![password],
+            Credential::Bearer { token } => vec![token],
+            Credential::None | Credential::Passthrough => vec![],
+        }
+    }
+}
+
 /// The backend credential.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(tag = "mode", rename_all = "snake_case", deny_unknown_fields)]

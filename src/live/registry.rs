@@ -246,6 +246,12 @@ pub fn build_entry(
     previous: Option<&ApiEntry>,
     changes: tokio::sync::watch::Receiver<u64>,
 ) -> Result<ApiEntry, BuildError> {
+    if b.source == Source::Store {
+        // Before any secret is read: a refused one is never touched.
+        let admin = shared.cfg.admin.clone().unwrap_or_default();
+        super::secrets::check(&b.config, &admin)
+            .map_err(|m| BuildError::Config(crate::config::ConfigError::Invalid(m)))?;
+    }
     let names = previous.map(|p| p.catalog.tool_names_by_operation());
     let catalog = Arc::new(ApiCatalog::build_stable(
         &b.config,
