@@ -291,7 +291,7 @@ fn is_application_json(ct: Option<&[u8]>) -> bool {
 
 /// A `Host` that is literally on the allow-list (with or without its port). Anything subtler
 /// (an empty list, odd spellings) is left to rmcp's full check.
-fn host_allowed(host: Option<&[u8]>, allowed: &[String]) -> bool {
+pub(crate) fn host_allowed(host: Option<&[u8]>, allowed: &[String]) -> bool {
     let Some(host) = host.and_then(|h| std::str::from_utf8(h).ok()) else {
         return false;
     };

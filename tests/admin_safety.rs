@@ -261,3 +261,31 @@ async fn a_stored_mapping_names_only_allowed_secrets() {
         Some("Bearer pets-key-1")
     );
 }
+
+/// DNS rebinding: a request whose `Host` is not one the gateway answers to is refused before
+/// its credential is even looked at; loopback names (and `server.allowed_hosts`) pass.
+#[tokio::test]
+async fn the_admin_api_checks_the_host_like_mcp_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let gw = Gateway::start(&admin_config(&data_dir(dir.path())));
+    let admin = AdminClient::new(&gw);
+    let port = gw.base.rsplit(':').next().unwrap().to_string();
+    for (host, want) in [
+        (format!("evil.example:{port}"), 403),
+        ("evil.example".to_string(), 403),
+        (format!("localhost:{port}"), 200),
+        (format!("127.0.0.1:{port}"), 200),
+    ] {
+        let r = admin.send("GET", "/apis", None, &[("host", &host)]).await;
+        assert_eq!(r.status, want, "{host}: {}", r.text);
+    }
+    let gw = Gateway::start(&format!(
+        "{}server:\n  allowed_hosts: [rest2mcp.internal]\n",
+        admin_config(&data_dir(dir.path()))
+    ));
+    let admin = AdminClient::new(&gw);
+    let r = admin
+        .send("GET", "/apis", None, &[("host", "rest2mcp.internal")])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}

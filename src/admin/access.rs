@@ -86,9 +86,31 @@ fn same(a: &str, b: &str) -> bool {
         == 0
 }
 
-/// The admin API's guard: loopback, credential, CSRF, in that order; nothing is read or
+/// The admin API's guard: Host, loopback, credential, CSRF, in that order; nothing is read or
 /// written for a request that fails one.
 pub async fn guard(State(admin): State<Arc<Admin>>, mut req: Request, next: Next) -> Response {
+    // DNS rebinding: a page whose name now points at us sends its own name as `Host`; the
+    // same allow-list as `/mcp` (`server.allowed_hosts`, the public URL's host included).
+    let hosts = admin
+        .live
+        .registry
+        .load()
+        .shared
+        .cfg
+        .server
+        .allowed_hosts
+        .clone();
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .map(|h| h.as_bytes())
+        .or_else(|| req.uri().authority().map(|a| a.as_str().as_bytes()));
+    if !hosts.is_empty() && !crate::fastpath::host_allowed(host, &hosts) {
+        return error(
+            StatusCode::FORBIDDEN,
+            "this Host is not one the gateway answers to (server.allowed_hosts)",
+        );
+    }
     let peer = req
         .extensions()
         .get::<ConnectInfo<std::net::SocketAddr>>()
