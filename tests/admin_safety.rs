@@ -279,6 +279,7 @@ async fn the_admin_api_checks_the_host_like_mcp_does() {
         let r = admin.send("GET", "/apis", None, &[("host", &host)]).await;
         assert_eq!(r.status, want, "{host}: {}", r.text);
     }
+    drop(gw);
     let gw = Gateway::start(&format!(
         "{}server:\n  allowed_hosts: [rest2mcp.internal]\n",
         admin_config(&data_dir(dir.path()))
@@ -288,4 +289,40 @@ async fn the_admin_api_checks_the_host_like_mcp_does() {
         .send("GET", "/apis", None, &[("host", "rest2mcp.internal")])
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
+}
+
+/// One data directory, one process: a second gateway started on it waits (here until the first
+/// is killed) instead of writing the same store at once; then it serves what the first stored.
+#[tokio::test]
+async fn a_second_process_waits_for_the_data_directory() {
+    let backend = Backend::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = data_dir(dir.path());
+    let first = Gateway::start(&admin_config(&data));
+    let r = AdminClient::new(&first)
+        .put_json(
+            "/apis/t/spec",
+            &json!({"spec": things_spec(2, "T"), "mapping": {"base_url": backend.url}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let config = admin_config(&data);
+    let second = std::thread::spawn(move || Gateway::start(&config));
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(
+        !second.is_finished(),
+        "the second gateway started beside the first"
+    );
+    drop(first);
+    let second = second.join().unwrap();
+    let versions = AdminClient::new(&second).get("/apis/t/versions").await;
+    assert_eq!(versions.status, 200, "{}", versions.text);
+    assert!(
+        second
+            .log_lines()
+            .iter()
+            .any(|l| l.contains("another process holds the data directory")),
+        "{:?}",
+        second.log_lines()
+    );
 }

@@ -29,6 +29,8 @@ pub struct FileStore {
     keep: usize,
     /// One write at a time.
     writing: tokio::sync::Mutex<()>,
+    /// The data directory's lock (`lock`), held while the store is open.
+    _lock: std::fs::File,
 }
 
 /// A version file.
@@ -46,10 +48,12 @@ impl FileStore {
     pub fn open(data_dir: &Path, keep: usize) -> Result<Arc<Self>, StoreError> {
         let root = data_dir.join("apis");
         std::fs::create_dir_all(&root).map_err(io(&root))?;
+        let lock = lock(&root.join(".lock"), LOCK_WAIT)?;
         Ok(Arc::new(FileStore {
             root,
             keep: keep.max(1),
             writing: tokio::sync::Mutex::new(()),
+            _lock: lock,
         }))
     }
 
@@ -66,6 +70,43 @@ impl FileStore {
             return Err(StoreError::NotFound(name.to_string()));
         }
         Ok(self.root.join(name))
+    }
+}
+
+/// How long a start waits for another process to let go of the data directory (a restart
+/// whose old process is still finishing its requests).
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The data directory's lock, held (by the open file) as long as the process runs: two
+/// processes writing one store would give two writes the same version number. The kernel
+/// drops it when the process ends, however it ends.
+fn lock(path: &Path, wait: std::time::Duration) -> Result<std::fs::File, StoreError> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(io(path))?;
+    let started = std::time::Instant::now();
+    let mut warned = false;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < wait => {
+                if !warned {
+                    tracing::warn!(lock = %path.display(), "another process holds the data directory: waiting for it (at most {} s)", wait.as_secs());
+                    warned = true;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(StoreError::Locked {
+                    path: path.display().to_string(),
+                    waited: wait.as_secs(),
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(path)(e)),
+        }
     }
 }
 
@@ -443,5 +484,26 @@ impl Store for Arc<FileStore> {
             out.sort();
             Ok(out)
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// While one open file holds the lock, another waits, then fails with a clear error; once
+    /// it is let go, the lock is taken.
+    #[test]
+    fn the_data_directory_lock_is_held_by_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".lock");
+        let held = super::lock(&path, std::time::Duration::ZERO).unwrap();
+        let t = std::time::Instant::now();
+        let e = super::lock(&path, std::time::Duration::from_millis(300)).unwrap_err();
+        assert!(t.elapsed() >= std::time::Duration::from_millis(300));
+        assert!(
+            e.to_string().contains("in use by another rest2mcp process"),
+            "{e}"
+        );
+        drop(held);
+        super::lock(&path, std::time::Duration::ZERO).unwrap();
     }
 }

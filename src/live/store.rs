@@ -28,6 +28,10 @@ pub enum StoreError {
     NotFound(String),
     #[error("API `{name}` has no version {version} (kept: the last ones only)")]
     NoVersion { name: String, version: u64 },
+    #[error(
+        "the data directory is in use by another rest2mcp process (its lock {path} was held for {waited} s): stop it, or give this one its own --data-dir"
+    )]
+    Locked { path: String, waited: u64 },
     #[error("the database is unavailable: {0} (nothing was changed; serving goes on from memory)")]
     Unavailable(String),
 }
