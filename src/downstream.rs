@@ -34,6 +34,8 @@ pub struct Downstream {
     headers: Vec<(HeaderName, String)>,
     templates: Handlebars<'static>,
     credential: Cred,
+    /// The token checker it was built with (the issuers a token exchange goes to).
+    verifier: Arc<Verifier>,
 }
 
 enum Cred {
@@ -222,7 +224,13 @@ impl Downstream {
             headers,
             templates,
             credential,
+            verifier: verifier.clone(),
         })
+    }
+
+    /// Whether it was built with `verifier` (the same global `auth` settings).
+    pub fn built_with(&self, verifier: &Arc<Verifier>) -> bool {
+        Arc::ptr_eq(&self.verifier, verifier)
     }
 
     /// Nothing to add to upstream requests.

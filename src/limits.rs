@@ -75,6 +75,12 @@ impl Limits {
         }
     }
 
+    /// Whether this was made for `cfg` under the default `default_max` (then it can be kept,
+    /// with its counters, across a reload).
+    pub fn made_for(&self, cfg: &CallLimits, default_max: usize) -> bool {
+        self.max == cfg.max_concurrent_calls.unwrap_or(default_max).max(1)
+    }
+
     /// Admit one call by `who` (a caller's subject, or `None` for anonymous callers).
     pub fn admit(&self, who: Option<&str>) -> Result<Permit<'_>, Refused> {
         if let Some((limiter, per_minute)) = &self.rate {

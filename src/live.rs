@@ -172,6 +172,7 @@ fn stored_build(s: &store::Stored) -> Result<Build, String> {
         spec,
         source: Source::Store,
         version: Some(s.info.version),
+        reread_secrets: false,
     })
 }
 

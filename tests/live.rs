@@ -333,3 +333,47 @@ async fn subscribed_clients_hear_of_tool_list_changes() {
         seen.push_str(&String::from_utf8_lossy(&chunk));
     }
 }
+
+/// SIGHUP reads backend secrets again: a rotated token file is sent from then on, without a
+/// restart (and without it, the old value stays: no file watch on secrets).
+#[tokio::test]
+async fn sighup_reads_rotated_secrets() {
+    let backend = Backend::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("backend-token");
+    std::fs::write(&token, "old-token\n").unwrap();
+    let gw = Gateway::start(&support::api_config(
+        "t",
+        &support::fixture("echo.yaml"),
+        &backend.url,
+        &format!(
+            "    downstream:\n      credential: {{mode: bearer, token: {{file: {}}}}}\n",
+            token.display()
+        ),
+    ));
+    let call = || async {
+        let r = gw
+            .mcp("t")
+            .call("getStatus", serde_json::json!({"code": 200}))
+            .await;
+        assert!(!support::is_error(&r), "{r}");
+        backend.last().header("authorization").map(String::from)
+    };
+    assert_eq!(call().await.as_deref(), Some("Bearer old-token"));
+    std::fs::write(&token, "new-token\n").unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(call().await.as_deref(), Some("Bearer old-token"));
+    std::process::Command::new("kill")
+        .args(["-HUP", &gw.pid().to_string()])
+        .status()
+        .unwrap();
+    let until = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let seen = call().await;
+        if seen.as_deref() == Some("Bearer new-token") {
+            break;
+        }
+        assert!(std::time::Instant::now() < until, "still {seen:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

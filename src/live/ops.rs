@@ -212,6 +212,7 @@ impl Live {
             spec,
             source: Source::Store,
             version: None,
+            reread_secrets: false,
         };
         let mut entry = match self
             .build(reg.shared.clone(), build, existing.clone())

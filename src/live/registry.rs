@@ -235,6 +235,8 @@ pub struct Build {
     pub source: Source,
     pub version: Option<u64>,
     pub fingerprint: u64,
+    /// Read its backend credential's secrets again (SIGHUP: a rotated secret file or value).
+    pub reread_secrets: bool,
 }
 
 /// Build one API's entry (CPU work: run it off the serving threads). `previous`: the entry it
@@ -276,10 +278,15 @@ pub fn build_entry(
         &shared.verifier,
     )?;
     let downstream = match previous {
+        // Kept (with its token caches) only when nothing it was made from changed: its
+        // settings, the global `auth` (the issuers it exchanges tokens at), and, on SIGHUP, the
+        // contents of its secrets (read again then).
         Some(p)
             if p.config.downstream == b.config.downstream
                 && p.config.auth == b.config.auth
-                && p.access.protection.is_some() == protection.is_some() =>
+                && p.access.protection.is_some() == protection.is_some()
+                && p.access.downstream.built_with(&shared.verifier)
+                && !b.reread_secrets =>
         {
             p.access.downstream.clone()
         }
@@ -291,7 +298,14 @@ pub fn build_entry(
         )?),
     };
     let limits = match previous {
-        Some(p) if p.config.limits == b.config.limits => p.access.limits.clone(),
+        Some(p)
+            if p.config.limits == b.config.limits
+                && p.access
+                    .limits
+                    .made_for(&b.config.limits, shared.cfg.server.max_concurrent_calls) =>
+        {
+            p.access.limits.clone()
+        }
         _ => Arc::new(crate::limits::Limits::new(
             &b.config.limits,
             shared.cfg.server.max_concurrent_calls,

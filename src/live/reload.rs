@@ -25,7 +25,7 @@ impl Live {
             builds.spawn(async move {
                 let _permit = permits.acquire_owned().await;
                 let started = Instant::now();
-                let built = match config_build(api, None).await {
+                let built = match config_build(api, None, false).await {
                     Ok(Some(b)) => live.build(shared, b, None).await.map_err(|e| e.to_string()),
                     Ok(None) => unreachable!("nothing to compare with at start"),
                     Err(e) => Err(e),
@@ -153,12 +153,14 @@ impl Live {
         for api in &cfg.apis {
             let t = Instant::now();
             let previous = reg.apis.get(&api.name).cloned();
+            // SIGHUP reads the secrets of backend credentials again (rotated values or files).
+            let reread = trigger == Trigger::Sighup && has_secrets(api);
             // Unchanged entries (same config entry and spec bytes) are not parsed again.
             let same = previous
                 .as_ref()
-                .filter(|p| !rebuild_all && p.source == Source::Config)
+                .filter(|p| !rebuild_all && !reread && p.source == Source::Config)
                 .map(|p| p.fingerprint);
-            let b = match config_build(api.clone(), same).await {
+            let b = match config_build(api.clone(), same, reread).await {
                 Ok(Some(b)) => b,
                 Ok(None) => continue,
                 Err(e) => {
@@ -189,6 +191,9 @@ impl Live {
                 Source::Store if rebuild_all => {
                     self.rebuild_stored(&shared, entry.clone(), trigger).await;
                 }
+                Source::Store if trigger == Trigger::Sighup && has_secrets(&entry.config) => {
+                    self.rebuild_stored(&shared, entry.clone(), trigger).await;
+                }
                 _ => {}
             }
         }
@@ -199,10 +204,12 @@ impl Live {
         let t = Instant::now();
         let built = match store.current(&entry.name).await {
             Ok(Some(s)) => match stored_build(&s) {
-                Ok(b) => self
-                    .build(shared.clone(), b, Some(entry.clone()))
-                    .await
-                    .map_err(|e| e.to_string()),
+                Ok(mut b) => {
+                    b.reread_secrets = trigger == Trigger::Sighup;
+                    self.build(shared.clone(), b, Some(entry.clone()))
+                        .await
+                        .map_err(|e| e.to_string())
+                }
                 Err(e) => Err(e),
             },
             Ok(None) => Err("no longer in the store".into()),
@@ -225,7 +232,11 @@ impl Live {
 /// `None` when its fingerprint is `same` (nothing to rebuild). The file is hashed as it is
 /// parsed (one read); a reload hashes it first, in chunks, and reads it again only if it
 /// changed. A large spec is never in memory twice (JSON is streamed).
-async fn config_build(api: ApiConfig, same: Option<u64>) -> Result<Option<Build>, String> {
+async fn config_build(
+    api: ApiConfig,
+    same: Option<u64>,
+    reread_secrets: bool,
+) -> Result<Option<Build>, String> {
     tokio::task::spawn_blocking(move || {
         if let Some(same) = same {
             let fingerprint = super::fingerprint_file(&api, &api.spec).map_err(|e| {
@@ -249,8 +260,14 @@ async fn config_build(api: ApiConfig, same: Option<u64>) -> Result<Option<Build>
             spec,
             source: Source::Config,
             version: None,
+            reread_secrets,
         }))
     })
     .await
     .map_err(|e| e.to_string())?
+}
+
+/// Whether an API's backend credential reads secrets (SIGHUP reads them again).
+fn has_secrets(api: &ApiConfig) -> bool {
+    !api.downstream.credential.secrets().is_empty()
 }
