@@ -377,3 +377,49 @@ async fn sighup_reads_rotated_secrets() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A name used by the config file and the store is the config's, also after a reload that
+/// rebuilds everything (a global section changed); when the config file lets the name go, the
+/// stored API is served again.
+#[tokio::test]
+async fn a_name_in_both_the_config_and_the_store_is_the_configs() {
+    let backend = Backend::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("spec.yaml"), things_spec(1, "T")).unwrap();
+    std::fs::write(dir.path().join("x.yaml"), things_spec(1, "X")).unwrap();
+    let admin_lines = admin_config(&data_dir(dir.path()));
+    let cfg = write_config(dir.path(), &backend.url, &admin_lines);
+    let gw = Gateway::start_file(&cfg);
+    let admin = AdminClient::new(&gw);
+    let r = admin
+        .put_json(
+            "/apis/x/spec",
+            &json!({"spec": things_spec(2, "Stored"), "mapping": {"base_url": backend.url}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    until_tools(&gw.mcp("x"), &["get0", "get1"]).await;
+    let hup = || {
+        std::process::Command::new("kill")
+            .args(["-HUP", &gw.pid().to_string()])
+            .status()
+            .unwrap();
+    };
+    let with_x = |extra: &str| {
+        format!(
+            "listen: 127.0.0.1:0\n{admin_lines}{extra}apis:\n  - name: t\n    spec: spec.yaml\n    base_url: {0}\n  - name: x\n    spec: x.yaml\n    base_url: {0}\n",
+            backend.url
+        )
+    };
+    // `x` added to the config file in the same reload as a global change, which rebuilds every
+    // API (the stored ones too): `x` is the config's.
+    std::fs::write(&cfg, with_x("server:\n  page_size: 50\n")).unwrap();
+    hup();
+    until_tools(&gw.mcp("x"), &["get0"]).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    until_tools(&gw.mcp("x"), &["get0"]).await;
+    // The config lets `x` go: the stored one is served again.
+    write_config(dir.path(), &backend.url, &admin_lines);
+    hup();
+    until_tools(&gw.mcp("x"), &["get0", "get1"]).await;
+}

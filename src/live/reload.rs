@@ -187,26 +187,42 @@ impl Live {
                     self.uninstall(name);
                     self.status.forget(name);
                     tracing::info!(api = %name, "no longer in the config file: not served");
+                    // A stored API of the same name, hidden until now, is served again.
+                    if let Some(store) = &self.store
+                        && matches!(store.current(name).await, Ok(Some(_)))
+                    {
+                        self.rebuild_stored(&shared, name, None, trigger).await;
+                    }
                 }
-                Source::Store if rebuild_all => {
-                    self.rebuild_stored(&shared, entry.clone(), trigger).await;
-                }
-                Source::Store if trigger == Trigger::Sighup && has_secrets(&entry.config) => {
-                    self.rebuild_stored(&shared, entry.clone(), trigger).await;
+                // A name the config file now uses is the config's: its entry was built above.
+                Source::Store if cfg.apis.iter().any(|a| &a.name == name) => {}
+                Source::Store
+                    if rebuild_all
+                        || (trigger == Trigger::Sighup && has_secrets(&entry.config)) =>
+                {
+                    self.rebuild_stored(&shared, name, Some(entry.clone()), trigger)
+                        .await;
                 }
                 _ => {}
             }
         }
     }
 
-    async fn rebuild_stored(&self, shared: &Arc<Shared>, entry: Arc<ApiEntry>, trigger: Trigger) {
+    /// Build the stored API `name` again (its entry `previous`, if served) and serve it.
+    async fn rebuild_stored(
+        &self,
+        shared: &Arc<Shared>,
+        name: &str,
+        previous: Option<Arc<ApiEntry>>,
+        trigger: Trigger,
+    ) {
         let Some(store) = &self.store else { return };
         let t = Instant::now();
-        let built = match store.current(&entry.name).await {
+        let built = match store.current(name).await {
             Ok(Some(s)) => match stored_build(&s) {
                 Ok(mut b) => {
                     b.reread_secrets = trigger == Trigger::Sighup;
-                    self.build(shared.clone(), b, Some(entry.clone()))
+                    self.build(shared.clone(), b, previous)
                         .await
                         .map_err(|e| e.to_string())
                 }
@@ -219,11 +235,9 @@ impl Live {
             Ok(new) => {
                 let v = new.version;
                 self.install(new);
-                self.status.record(&entry.name, trigger, Ok(v), t.elapsed());
+                self.status.record(name, trigger, Ok(v), t.elapsed());
             }
-            Err(e) => self
-                .status
-                .record(&entry.name, trigger, Err(e), t.elapsed()),
+            Err(e) => self.status.record(name, trigger, Err(e), t.elapsed()),
         }
     }
 }
