@@ -222,9 +222,10 @@ fn live_error(e: LiveError) -> Response {
         LiveError::Store(crate::live::store::StoreError::NoVersion { .. }) => {
             (StatusCode::NOT_FOUND, None)
         }
-        LiveError::Store(crate::live::store::StoreError::Unavailable(_)) => {
-            (StatusCode::SERVICE_UNAVAILABLE, None)
-        }
+        LiveError::Store(
+            crate::live::store::StoreError::Unavailable(_)
+            | crate::live::store::StoreError::Uncertain(_),
+        ) => (StatusCode::SERVICE_UNAVAILABLE, None),
         LiveError::Store(_) | LiveError::NoStore => (StatusCode::INTERNAL_SERVER_ERROR, None),
     };
     let mut body = extra.unwrap_or_else(|| json!({}));

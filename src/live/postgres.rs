@@ -151,6 +151,7 @@ impl PgStore {
         let mut guard = self.connection().await?;
         let c = guard.as_mut().expect("connected");
         let keep = self.keep;
+        let committing = std::sync::atomic::AtomicBool::new(false);
         let r = tokio::time::timeout(OP_TIMEOUT, async {
             let tx = c.transaction().await?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
@@ -223,16 +224,19 @@ impl PgStore {
             .await?;
             prune_specs(&tx).await?;
             notify(&tx, &w.name, Some(version)).await?;
+            committing.store(true, std::sync::atomic::Ordering::Relaxed);
             tx.commit().await?;
             Ok(Ok(info))
         })
         .await;
-        settle(&mut guard, r)?
+        let unsure = committing.load(std::sync::atomic::Ordering::Relaxed) && unconfirmed(&r);
+        settle(&mut guard, r).map_err(|e| uncertain(e, unsure))?
     }
 
     async fn delete_tx(&self, name: &str) -> Result<bool, StoreError> {
         let mut guard = self.connection().await?;
         let c = guard.as_mut().expect("connected");
+        let committing = std::sync::atomic::AtomicBool::new(false);
         let r = tokio::time::timeout(OP_TIMEOUT, async {
             let tx = c.transaction().await?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
@@ -244,11 +248,13 @@ impl PgStore {
                 prune_specs(&tx).await?;
                 notify(&tx, name, None).await?;
             }
+            committing.store(true, std::sync::atomic::Ordering::Relaxed);
             tx.commit().await?;
             Ok(n > 0)
         })
         .await;
-        settle(&mut guard, r)
+        let unsure = committing.load(std::sync::atomic::Ordering::Relaxed) && unconfirmed(&r);
+        settle(&mut guard, r).map_err(|e| uncertain(e, unsure))
     }
 
     /// Rows of one query on the query connection.
@@ -315,6 +321,27 @@ async fn notify(
     let payload = serde_json::json!({"api": name, "version": version}).to_string();
     tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &payload])
         .await
+}
+
+/// Whether a change whose COMMIT was sent has an unknown outcome: no answer in time, or the
+/// connection lost. An error the server answered with means it rolled back; a failure before
+/// the COMMIT, that nothing changed (the server drops the transaction with the connection).
+fn unconfirmed<T>(
+    r: &Result<Result<T, tokio_postgres::Error>, tokio::time::error::Elapsed>,
+) -> bool {
+    match r {
+        Err(_) => true,
+        Ok(Err(e)) => e.as_db_error().is_none(),
+        Ok(Ok(_)) => false,
+    }
+}
+
+/// `e`, said to be of unknown outcome when `unsure`.
+fn uncertain(e: StoreError, unsure: bool) -> StoreError {
+    match e {
+        StoreError::Unavailable(m) if unsure => StoreError::Uncertain(m),
+        e => e,
+    }
 }
 
 fn unavailable(message: String) -> StoreError {

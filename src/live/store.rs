@@ -32,6 +32,10 @@ pub enum StoreError {
         "the data directory is in use by another rest2mcp process (its lock {path} was held for {waited} s): stop it, or give this one its own --data-dir"
     )]
     Locked { path: String, waited: u64 },
+    #[error(
+        "the database did not confirm the change: {0} (it may have been applied: every replica, this one included, serves what the database holds once it answers again)"
+    )]
+    Uncertain(String),
     #[error("the database is unavailable: {0} (nothing was changed; serving goes on from memory)")]
     Unavailable(String),
 }
