@@ -24,6 +24,30 @@ pub async fn serve(
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
+    // The store first: a second process waiting for the data directory takes no connection.
+    let data_dir = match (&cfg.store.data_dir, &cfg.admin) {
+        (Some(dir), _) => Some(dir.clone()),
+        (None, Some(_)) => Some(crate::config::default_data_dir()),
+        (None, None) => None,
+    };
+    if first_run {
+        let dir = data_dir
+            .clone()
+            .unwrap_or_else(crate::config::default_data_dir)
+            .join("example");
+        cfg.apis.push(example_api(&dir).await?);
+    }
+    let store: Option<Arc<dyn Store>> = match (&cfg.store.postgres, &data_dir) {
+        (Some(pg), _) => Some(Arc::new(
+            crate::live::postgres::PgStore::open(pg, cfg.store.keep_versions).await?,
+        )),
+        (None, Some(dir)) => Some(Arc::new(FileStore::open(
+            dir,
+            cfg.store.keep_versions,
+            &cancel,
+        )?)),
+        (None, None) => None,
+    };
     let listener = TcpListener::bind(cfg.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", cfg.listen))?;
@@ -44,25 +68,6 @@ pub async fn serve(
         format!("127.0.0.1:{}", addr.port())
     } else {
         addr.to_string()
-    };
-    let data_dir = match (&cfg.store.data_dir, &cfg.admin) {
-        (Some(dir), _) => Some(dir.clone()),
-        (None, Some(_)) => Some(crate::config::default_data_dir()),
-        (None, None) => None,
-    };
-    if first_run {
-        let dir = data_dir
-            .clone()
-            .unwrap_or_else(crate::config::default_data_dir)
-            .join("example");
-        cfg.apis.push(example_api(&dir).await?);
-    }
-    let store: Option<Arc<dyn Store>> = match (&cfg.store.postgres, &data_dir) {
-        (Some(pg), _) => Some(Arc::new(
-            crate::live::postgres::PgStore::open(pg, cfg.store.keep_versions).await?,
-        )),
-        (None, Some(dir)) => Some(Arc::new(FileStore::open(dir, cfg.store.keep_versions)?)),
-        (None, None) => None,
     };
     crate::metrics::set_tool_series(cfg.server.metrics_tool_series);
     let admin_cfg = cfg.admin.clone();

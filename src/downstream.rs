@@ -34,8 +34,10 @@ pub struct Downstream {
     headers: Vec<(HeaderName, String)>,
     templates: Handlebars<'static>,
     credential: Cred,
-    /// The token checker it was built with (the issuers a token exchange goes to).
-    verifier: Arc<Verifier>,
+    /// The global `auth` settings it was built under (the issuers a token exchange goes to).
+    auth: String,
+    /// Of its secrets' values when built (`None`: it has none, or one could not be read).
+    secrets: Option<u64>,
 }
 
 enum Cred {
@@ -224,13 +226,19 @@ impl Downstream {
             headers,
             templates,
             credential,
-            verifier: verifier.clone(),
+            auth: format!("{auth:?}"),
+            secrets: secrets_hash(api),
         })
     }
 
-    /// Whether it was built with `verifier` (the same global `auth` settings).
-    pub fn built_with(&self, verifier: &Arc<Verifier>) -> bool {
-        Arc::ptr_eq(&self.verifier, verifier)
+    /// Whether it can be kept under the global `auth` settings `auth` (the same ones).
+    pub fn built_under(&self, auth: &AuthConfig) -> bool {
+        self.auth == format!("{auth:?}")
+    }
+
+    /// Whether `api`'s secrets still read as they did when it was built.
+    pub fn secrets_unchanged(&self, api: &ApiConfig) -> bool {
+        self.secrets.is_some() && self.secrets == secrets_hash(api)
     }
 
     /// Nothing to add to upstream requests.
@@ -519,6 +527,20 @@ fn claims_in(t: &Template, out: &mut Vec<String>) {
     for e in &t.elements {
         elem(e, out);
     }
+}
+
+/// Of the values of `api`'s backend secrets; `None` when it has none or one cannot be read.
+pub fn secrets_hash(api: &ApiConfig) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let secrets = api.downstream.credential.secrets();
+    if secrets.is_empty() {
+        return None;
+    }
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for s in secrets {
+        s.read().ok()?.hash(&mut h);
+    }
+    Some(h.finish())
 }
 
 #[cfg(test)]

@@ -42,7 +42,7 @@ pub enum IngestError {
     #[error("the document nests deeper than {limit} levels of maps and lists, the most a spec may have{}", at_line(.line))]
     TooDeep { limit: usize, line: Option<usize> },
     #[error(
-        "the document's YAML aliases expand it past {limit} bytes (4 times its size, plus 1 MiB): write the repeated parts out or use $ref"
+        "the document's YAML aliases expand it past {limit} bytes (16 times its size, plus 16 MiB): write the repeated parts out or use $ref"
     )]
     TooBig { limit: u64 },
     #[error(

@@ -36,6 +36,11 @@ impl Config {
                 *p = dir.join(&*p);
             }
         }
+        for p in cfg.admin.iter_mut().flat_map(|a| a.secret_dirs.iter_mut()) {
+            if p.is_relative() {
+                *p = dir.join(&*p);
+            }
+        }
         cfg.validate()?;
         Ok(cfg)
     }

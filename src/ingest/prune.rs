@@ -48,8 +48,8 @@ pub struct Flags {
     pub refs_paths: Cell<bool>,
     /// The document nests deeper than [`MAX_DEPTH`]: the reader's error is that.
     pub too_deep: Cell<bool>,
-    /// What the tree may still cost (a byte per byte of text, 2 per value: never more than
-    /// about 1.5 times a text without aliases), when bounded:
+    /// What the tree may still cost (a byte per byte of string, 16 per value, about what they
+    /// take in memory: at most 8 times a text without aliases), when bounded:
     /// YAML aliases repeat a node wherever they appear, so a small text can expand to a tree
     /// of any size. `None`: unbounded (JSON, whose tree is never much larger than its text).
     pub budget: Cell<Option<u64>>,
@@ -71,7 +71,7 @@ impl Flags {
         let Some(left) = self.budget.get() else {
             return Ok(());
         };
-        match left.checked_sub(cost as u64 + 2) {
+        match left.checked_sub(cost as u64 + 16) {
             Some(rest) => {
                 self.budget.set(Some(rest));
                 Ok(())
@@ -148,6 +148,13 @@ impl<'de> Visitor<'de> for Pruned<'_> {
     fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value, E> {
         self.flags.spend(0)?;
         Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    /// An integer past 64 bits (YAML reads `1e30` written out in digits so): as a float.
+    fn visit_u128<E: serde::de::Error>(self, v: u128) -> Result<Value, E> {
+        self.visit_f64(v as f64)
+    }
+    fn visit_i128<E: serde::de::Error>(self, v: i128) -> Result<Value, E> {
+        self.visit_f64(v as f64)
     }
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Value, E> {
         self.flags.spend(v.len())?;
@@ -236,11 +243,29 @@ impl<'de> Visitor<'de> for Skip<'_> {
     fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<(), E> {
         self.0.spend(0)
     }
+    fn visit_i128<E: serde::de::Error>(self, _: i128) -> Result<(), E> {
+        self.0.spend(0)
+    }
+    fn visit_u128<E: serde::de::Error>(self, _: u128) -> Result<(), E> {
+        self.0.spend(0)
+    }
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<(), E> {
+        self.0.spend(v.len())
+    }
+    fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<(), E> {
         self.0.spend(v.len())
     }
     fn visit_none<E: serde::de::Error>(self) -> Result<(), E> {
         self.0.spend(0)
+    }
+    fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+    /// A tagged YAML value (`!Sub ...`, as in `x-amazon-apigateway-integration`).
+    fn visit_enum<A: serde::de::EnumAccess<'de>>(self, data: A) -> Result<(), A::Error> {
+        use serde::de::VariantAccess;
+        let ((), variant) = data.variant_seed(self)?;
+        variant.newtype_variant_seed(self)
     }
     fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
         self.0.spend(0)

@@ -88,10 +88,11 @@ pub fn yaml_bounded(bytes: &[u8]) -> Result<(), IngestError> {
         })
 }
 
-/// What a YAML text's tree may cost: 4 times its size, plus 1 MiB. Anchors and aliases that
-/// share a block of parameters stay well inside; a text whose aliases multiply it does not.
+/// What a YAML text's tree may cost: 16 times its size, plus 16 MiB. Anchors and aliases that
+/// share blocks of parameters or responses stay well inside; a text whose aliases multiply it
+/// is refused before its tree takes more than some hundred MiB.
 fn yaml_budget(len: usize) -> u64 {
-    (len as u64).saturating_mul(4) + (1 << 20)
+    (len as u64).saturating_mul(16) + (16 << 20)
 }
 
 fn too_deep(line: Option<usize>) -> IngestError {

@@ -45,10 +45,15 @@ struct VersionFile {
 
 impl FileStore {
     /// Open (creating) the store under `data_dir`, keeping `keep` versions per API.
-    pub fn open(data_dir: &Path, keep: usize) -> Result<Arc<Self>, StoreError> {
+    /// Waits for the data directory's lock (see [`lock`]) until `cancel`.
+    pub fn open(
+        data_dir: &Path,
+        keep: usize,
+        cancel: &tokio_util::sync::CancellationToken,
+    ) -> Result<Arc<Self>, StoreError> {
         let root = data_dir.join("apis");
         std::fs::create_dir_all(&root).map_err(io(&root))?;
-        let lock = lock(&root.join(".lock"), LOCK_WAIT)?;
+        let lock = lock(&root.join(".lock"), LOCK_WAIT, cancel)?;
         Ok(Arc::new(FileStore {
             root,
             keep: keep.max(1),
@@ -80,7 +85,11 @@ const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 /// The data directory's lock, held (by the open file) as long as the process runs: two
 /// processes writing one store would give two writes the same version number. The kernel
 /// drops it when the process ends, however it ends.
-fn lock(path: &Path, wait: std::time::Duration) -> Result<std::fs::File, StoreError> {
+fn lock(
+    path: &Path,
+    wait: std::time::Duration,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<std::fs::File, StoreError> {
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -92,7 +101,9 @@ fn lock(path: &Path, wait: std::time::Duration) -> Result<std::fs::File, StoreEr
     loop {
         match file.try_lock() {
             Ok(()) => return Ok(file),
-            Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < wait => {
+            Err(std::fs::TryLockError::WouldBlock)
+                if started.elapsed() < wait && !cancel.is_cancelled() =>
+            {
                 if !warned {
                     tracing::warn!(lock = %path.display(), "another process holds the data directory: waiting for it (at most {} s)", wait.as_secs());
                     warned = true;
@@ -102,7 +113,7 @@ fn lock(path: &Path, wait: std::time::Duration) -> Result<std::fs::File, StoreEr
             Err(std::fs::TryLockError::WouldBlock) => {
                 return Err(StoreError::Locked {
                     path: path.display().to_string(),
-                    waited: wait.as_secs(),
+                    waited: started.elapsed().as_secs(),
                 });
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(io(path)(e)),
@@ -495,15 +506,22 @@ mod tests {
     fn the_data_directory_lock_is_held_by_one() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(".lock");
-        let held = super::lock(&path, std::time::Duration::ZERO).unwrap();
+        let never = tokio_util::sync::CancellationToken::new();
+        let held = super::lock(&path, std::time::Duration::ZERO, &never).unwrap();
         let t = std::time::Instant::now();
-        let e = super::lock(&path, std::time::Duration::from_millis(300)).unwrap_err();
+        let e = super::lock(&path, std::time::Duration::from_millis(300), &never).unwrap_err();
         assert!(t.elapsed() >= std::time::Duration::from_millis(300));
         assert!(
             e.to_string().contains("in use by another rest2mcp process"),
             "{e}"
         );
+        // A stop signal ends the wait at once.
+        let stop = tokio_util::sync::CancellationToken::new();
+        stop.cancel();
+        let t = std::time::Instant::now();
+        assert!(super::lock(&path, std::time::Duration::from_secs(30), &stop).is_err());
+        assert!(t.elapsed() < std::time::Duration::from_secs(1));
         drop(held);
-        super::lock(&path, std::time::Duration::ZERO).unwrap();
+        super::lock(&path, std::time::Duration::ZERO, &never).unwrap();
     }
 }

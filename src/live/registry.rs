@@ -285,7 +285,7 @@ pub fn build_entry(
             if p.config.downstream == b.config.downstream
                 && p.config.auth == b.config.auth
                 && p.access.protection.is_some() == protection.is_some()
-                && p.access.downstream.built_with(&shared.verifier)
+                && p.access.downstream.built_under(&shared.cfg.auth)
                 && !b.reread_secrets =>
         {
             p.access.downstream.clone()

@@ -153,8 +153,13 @@ impl Live {
         for api in &cfg.apis {
             let t = Instant::now();
             let previous = reg.apis.get(&api.name).cloned();
-            // SIGHUP reads the secrets of backend credentials again (rotated values or files).
-            let reread = trigger == Trigger::Sighup && has_secrets(api);
+            // SIGHUP reads the secrets of backend credentials again: an API whose values
+            // changed (a rotated file or variable) is built again, the others are kept.
+            let reread = trigger == Trigger::Sighup
+                && has_secrets(api)
+                && !previous
+                    .as_ref()
+                    .is_some_and(|p| p.access.downstream.secrets_unchanged(api));
             // Unchanged entries (same config entry and spec bytes) are not parsed again.
             let same = previous
                 .as_ref()
@@ -198,7 +203,9 @@ impl Live {
                 Source::Store if cfg.apis.iter().any(|a| &a.name == name) => {}
                 Source::Store
                     if rebuild_all
-                        || (trigger == Trigger::Sighup && has_secrets(&entry.config)) =>
+                        || (trigger == Trigger::Sighup
+                            && has_secrets(&entry.config)
+                            && !entry.access.downstream.secrets_unchanged(&entry.config)) =>
                 {
                     self.rebuild_stored(&shared, name, Some(entry.clone()), trigger)
                         .await;

@@ -61,6 +61,10 @@ impl Log {
                 tracing::info!(api, ?trigger, version = v, ms, "reloaded");
                 ("ok", None, v)
             }
+            Err(m) if trigger == Trigger::Start => {
+                tracing::error!(api, error = %m, "cannot be served");
+                ("error", Some(m), None)
+            }
             Err(m) => {
                 tracing::warn!(api, ?trigger, error = %m, "reload refused; the previous version keeps serving");
                 ("error", Some(m), None)
