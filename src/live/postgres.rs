@@ -32,7 +32,10 @@ use super::store::{
 };
 use crate::config::PostgresConfig;
 
+mod errors;
 mod listen;
+
+use errors::{db, settle, unavailable, uncertain, unconfirmed};
 
 /// The notification channel.
 const CHANNEL: &str = "rest2mcp_changes";
@@ -280,30 +283,6 @@ impl PgStore {
     }
 }
 
-/// The outcome of one operation on the query connection; a lost connection (or one that took
-/// too long) is dropped so the next operation connects again.
-fn settle<T>(
-    guard: &mut Option<Client>,
-    r: Result<Result<T, tokio_postgres::Error>, tokio::time::error::Elapsed>,
-) -> Result<T, StoreError> {
-    match r {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => {
-            if e.is_closed() || e.as_db_error().is_none() {
-                *guard = None;
-            }
-            Err(db(e))
-        }
-        Err(_) => {
-            *guard = None;
-            Err(unavailable(format!(
-                "no answer within {} s",
-                OP_TIMEOUT.as_secs()
-            )))
-        }
-    }
-}
-
 async fn prune_specs(tx: &tokio_postgres::Transaction<'_>) -> Result<u64, tokio_postgres::Error> {
     tx.execute(
         "DELETE FROM rest2mcp_specs s WHERE NOT EXISTS \
@@ -321,46 +300,6 @@ async fn notify(
     let payload = serde_json::json!({"api": name, "version": version}).to_string();
     tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &payload])
         .await
-}
-
-/// Whether a change whose COMMIT was sent has an unknown outcome: no answer in time, or the
-/// connection lost. An error the server answered with means it rolled back; a failure before
-/// the COMMIT, that nothing changed (the server drops the transaction with the connection).
-fn unconfirmed<T>(
-    r: &Result<Result<T, tokio_postgres::Error>, tokio::time::error::Elapsed>,
-) -> bool {
-    match r {
-        Err(_) => true,
-        Ok(Err(e)) => e.as_db_error().is_none(),
-        Ok(Ok(_)) => false,
-    }
-}
-
-/// `e`, said to be of unknown outcome when `unsure`.
-fn uncertain(e: StoreError, unsure: bool) -> StoreError {
-    match e {
-        StoreError::Unavailable(m) if unsure => StoreError::Uncertain(m),
-        e => e,
-    }
-}
-
-fn unavailable(message: String) -> StoreError {
-    StoreError::Unavailable(message)
-}
-
-fn db(e: tokio_postgres::Error) -> StoreError {
-    match e.as_db_error() {
-        Some(d) => unavailable(format!("{}: {}", d.severity(), d.message())),
-        None => {
-            let mut m = e.to_string();
-            let mut cause = std::error::Error::source(&e);
-            while let Some(c) = cause {
-                m = format!("{m}: {c}");
-                cause = c.source();
-            }
-            unavailable(m)
-        }
-    }
 }
 
 fn spec_hash(bytes: &[u8]) -> String {
