@@ -14,6 +14,7 @@ use crate::mapping::Selector;
 mod auth;
 mod load;
 pub use auth::*;
+pub use load::plain_name;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {

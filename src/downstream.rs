@@ -105,8 +105,12 @@ impl Downstream {
             templates.register_template(name, t);
             headers.push((hn, name.clone()));
         }
+        // Each secret is read once, and hashed as `secrets_hash` hashes it (for SIGHUP).
+        let hashed = std::cell::RefCell::new(None::<std::collections::hash_map::DefaultHasher>);
         let secret = |s: &crate::config::Secret, what: &str| {
-            s.read().map_err(|m| err(format!("{what}: {m}")))
+            let v = s.read().map_err(|m| err(format!("{what}: {m}")))?;
+            std::hash::Hash::hash(&v, hashed.borrow_mut().get_or_insert_with(Default::default));
+            Ok(v)
         };
         let http = || crate::upstream::auth_client(Duration::from_secs(15)).map_err(err);
         let credential = match &d.credential {
@@ -195,7 +199,7 @@ impl Downstream {
             templates,
             credential,
             auth: format!("{auth:?}"),
-            secrets: secrets_hash(api),
+            secrets: hashed.into_inner().map(|h| std::hash::Hasher::finish(&h)),
         })
     }
 
@@ -340,8 +344,9 @@ fn claims_in(t: &Template, out: &mut Vec<String>) {
     }
 }
 
-/// Of the values of `api`'s backend secrets; `None` when it has none or one cannot be read.
-pub fn secrets_hash(api: &ApiConfig) -> Option<u64> {
+/// Of the values of `api`'s backend secrets, in the order `Downstream::build` reads them (a
+/// credential has one); `None` when it has none or one cannot be read.
+fn secrets_hash(api: &ApiConfig) -> Option<u64> {
     use std::hash::{Hash, Hasher};
     let secrets = api.downstream.credential.secrets();
     if secrets.is_empty() {

@@ -169,13 +169,7 @@ async fn bad_changes_are_refused_and_the_old_version_keeps_serving() {
     let dir = tempfile::tempdir().unwrap();
     let gw = gateway(&backend, dir.path(), "").await;
     let admin = AdminClient::new(&gw);
-    let r = admin
-        .put_json(
-            "/apis/t/spec",
-            &json!({"spec": things_spec(1, "T"), "mapping": {"base_url": backend.url}}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
+    admin.create("t", 1, "T", &backend.url).await;
     let bad = [
         ("unparsable YAML", "openapi: 3.0.3\ninfo: [unclosed\n"),
         ("not OpenAPI", "hello: world\n"),

@@ -21,6 +21,20 @@ async fn names_never_leave_the_data_directory() {
     std::fs::create_dir_all(victim.join("versions")).unwrap();
     std::fs::write(victim.join("current"), "1\n").unwrap();
     let escaped = |p: &str| p.replace('/', "%2F");
+    // Refused as naming nothing, and nothing of the store's own paths in the answer.
+    let refused = |r: &support::Reply, what: &str| {
+        assert!(
+            r.status == 404 || r.status == 400,
+            "{what}: {} {}",
+            r.status,
+            r.text
+        );
+        assert!(
+            !r.text.contains(data.to_str().unwrap()),
+            "{what}: {}",
+            r.text
+        );
+    };
     for name in [
         escaped("../../victim"),
         escaped(victim.to_str().unwrap()),
@@ -29,38 +43,17 @@ async fn names_never_leave_the_data_directory() {
     ] {
         for path in ["versions", "mapping", "operations"] {
             let r = admin.get(&format!("/apis/{name}/{path}")).await;
-            assert!(
-                r.status == 404 || r.status == 400,
-                "{name}/{path}: {} {}",
-                r.status,
-                r.text
-            );
-            // Nothing of the store's own paths in the answer.
-            assert!(!r.text.contains(data.to_str().unwrap()), "{}", r.text);
+            refused(&r, &format!("GET {name}/{path}"));
         }
+        let delete = [("x-rest2mcp-admin", "1")];
         let r = admin
-            .send(
-                "DELETE",
-                &format!("/apis/{name}"),
-                None,
-                &[("x-rest2mcp-admin", "1")],
-            )
+            .send("DELETE", &format!("/apis/{name}"), None, &delete)
             .await;
-        assert!(
-            r.status == 404 || r.status == 400,
-            "{name}: {} {}",
-            r.status,
-            r.text
-        );
+        refused(&r, &format!("DELETE {name}"));
         let r = admin
             .post_json(&format!("/apis/{name}/rollback"), &json!({"version": 1}))
             .await;
-        assert!(
-            r.status == 404 || r.status == 400,
-            "{name}: {} {}",
-            r.status,
-            r.text
-        );
+        refused(&r, &format!("rollback {name}"));
     }
     assert!(
         victim.join("current").exists(),
@@ -160,13 +153,7 @@ async fn a_mapping_whose_aliases_explode_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let gw = Gateway::start(&admin_config(&data_dir(dir.path())));
     let admin = AdminClient::new(&gw);
-    let r = admin
-        .put_json(
-            "/apis/t/spec",
-            &json!({"spec": things_spec(3, "T"), "mapping": {"base_url": backend.url}}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
+    admin.create("t", 3, "T", &backend.url).await;
     // Well-formed: 5,000 tool overrides whose description is one 100 KB string (500 MB).
     let mut bomb = format!(
         "base_url: {}\ntools:\n  get0: {{description: &d \"{}\"}}\n",
@@ -299,13 +286,9 @@ async fn a_second_process_waits_for_the_data_directory() {
     let dir = tempfile::tempdir().unwrap();
     let data = data_dir(dir.path());
     let first = Gateway::start(&admin_config(&data));
-    let r = AdminClient::new(&first)
-        .put_json(
-            "/apis/t/spec",
-            &json!({"spec": things_spec(2, "T"), "mapping": {"base_url": backend.url}}),
-        )
+    AdminClient::new(&first)
+        .create("t", 2, "T", &backend.url)
         .await;
-    assert_eq!(r.status, 201, "{}", r.text);
     let config = admin_config(&data);
     let second = std::thread::spawn(move || Gateway::start(&config));
     std::thread::sleep(std::time::Duration::from_millis(1500));

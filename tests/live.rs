@@ -269,13 +269,7 @@ async fn subscribed_clients_hear_of_tool_list_changes() {
     let dir = tempfile::tempdir().unwrap();
     let gw = Gateway::start(&admin_config(&data_dir(dir.path())));
     let admin = AdminClient::new(&gw);
-    let r = admin
-        .put_json(
-            "/apis/n/spec",
-            &json!({"spec": things_spec(1, "N"), "mapping": {"base_url": backend.url}}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
+    admin.create("n", 1, "N", &backend.url).await;
     let caps = gw
         .mcp("n")
         .post_raw(
@@ -391,13 +385,7 @@ async fn a_name_in_both_the_config_and_the_store_is_the_configs() {
     let cfg = write_config(dir.path(), &backend.url, &admin_lines);
     let gw = Gateway::start_file(&cfg);
     let admin = AdminClient::new(&gw);
-    let r = admin
-        .put_json(
-            "/apis/x/spec",
-            &json!({"spec": things_spec(2, "Stored"), "mapping": {"base_url": backend.url}}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
+    admin.create("x", 2, "Stored", &backend.url).await;
     until_tools(&gw.mcp("x"), &["get0", "get1"]).await;
     let hup = || {
         std::process::Command::new("kill")

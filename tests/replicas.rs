@@ -170,13 +170,7 @@ async fn the_periodic_check_catches_a_change_no_notification_announced() {
     let a = replica(&pg, &dir.path().join("a"), 1);
     let b = replica(&pg, &dir.path().join("b"), 1);
     let admin = AdminClient::new(&a);
-    let r = admin
-        .put_json(
-            "/apis/things/spec",
-            &json!({"spec": things_spec(2, "Things"), "mapping": {"base_url": backend.url}}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
+    admin.create("things", 2, "Things", &backend.url).await;
     let r = admin
         .put_yaml("/apis/things/spec", &things_spec(3, "Things"))
         .await;
@@ -264,13 +258,7 @@ async fn the_database_restarting_under_load() {
     let a = replica(&pg, &dir.path().join("a"), 60);
     let b = replica(&pg, &dir.path().join("b"), 60);
     let (admin_a, admin_b) = (AdminClient::new(&a), AdminClient::new(&b));
-    let r = admin_a
-        .put_json(
-            "/apis/things/spec",
-            &json!({"spec": things_spec(2, "Things"), "mapping": {"base_url": backend.url}}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
+    admin_a.create("things", 2, "Things", &backend.url).await;
     until_served(&b, "things", Some(&["get0", "get1"])).await;
 
     let stop = Arc::new(AtomicBool::new(false));

@@ -58,13 +58,7 @@ impl Config {
         }
         let mut seen = std::collections::HashSet::new();
         for api in &self.apis {
-            if api.name.is_empty()
-                || api.name.starts_with('.')
-                || !api
-                    .name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
-            {
+            if !plain_name(&api.name) {
                 return Err(ConfigError::Invalid(format!(
                     "api name `{}` must be non-empty, use only A-Z a-z 0-9 - _ . and not start with a dot (it becomes /mcp/{{name}})",
                     api.name
@@ -82,12 +76,7 @@ impl Config {
                 })?;
             }
             for set in api.toolsets.sets.keys() {
-                if set.is_empty()
-                    || !set
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
-                    || set.starts_with('.')
-                {
+                if !plain_name(set) {
                     return Err(ConfigError::Invalid(format!(
                         "api `{}`: toolset name `{set}` must use only A-Z a-z 0-9 - _ . (it becomes /mcp/{}/{set})",
                         api.name, api.name
@@ -190,3 +179,13 @@ impl Config {
 
 /// The longest a `server.*_ms` deadline may be: a day.
 const MAX_DEADLINE_MS: u64 = 86_400_000;
+
+/// A name that becomes a URL path segment and a file name: non-empty, only `A-Z a-z 0-9 - _ .`,
+/// not starting with a dot (so never `.`, `..` or a separator).
+pub fn plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}

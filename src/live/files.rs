@@ -69,12 +69,7 @@ impl FileStore {
     /// first, a separator or anything outside `A-Z a-z 0-9 - _ .`) names no API: it never
     /// reaches the file system, so `../x` or `/etc` cannot read or delete outside the store.
     fn dir(&self, name: &str) -> Result<PathBuf, StoreError> {
-        let plain = !name.is_empty()
-            && !name.starts_with('.')
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-        if !plain {
+        if !crate::config::plain_name(name) {
             return Err(StoreError::NotFound(name.to_string()));
         }
         Ok(self.root.join(name))

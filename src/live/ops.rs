@@ -57,13 +57,7 @@ pub struct Outcome {
 /// Names the admin API may create: those a config entry may have, and none that starts with a
 /// dot (the store keeps one directory per name).
 pub fn check_name(name: &str) -> Result<(), LiveError> {
-    if name.is_empty()
-        || name.len() > 64
-        || name.starts_with('.')
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
-    {
+    if name.len() > 64 || !crate::config::plain_name(name) {
         return Err(LiveError::BadName(format!(
             "api name `{name}` must be 1 to 64 of A-Z a-z 0-9 - _ . and not start with a dot"
         )));

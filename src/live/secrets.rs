@@ -3,7 +3,7 @@
 //! also names: without a rule an admin could send any environment variable or file of the
 //! gateway's to a server of their own. Config-file APIs are the operator's and are not checked.
 
-use std::path::{Component, Path};
+use std::path::Component;
 
 use crate::config::{AdminConfig, ApiConfig, Secret};
 
@@ -57,7 +57,7 @@ fn list(dirs: &[std::path::PathBuf]) -> String {
         return "none".into();
     }
     dirs.iter()
-        .map(|d| Path::new(d).display().to_string())
+        .map(|d| d.display().to_string())
         .collect::<Vec<_>>()
         .join(", ")
 }

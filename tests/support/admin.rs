@@ -89,6 +89,14 @@ impl AdminClient {
         .await
     }
 
+    /// Create the stored API `name`: `things_spec(ops, title)` against `backend_url` (`201`).
+    pub async fn create(&self, name: &str, ops: usize, title: &str, backend_url: &str) {
+        let body = serde_json::json!({"spec": things_spec(ops, title),
+                                      "mapping": {"base_url": backend_url}});
+        let r = self.put_json(&format!("/apis/{name}/spec"), &body).await;
+        assert_eq!(r.status, 201, "creating {name}: {}", r.text);
+    }
+
     pub async fn post_json(&self, path: &str, body: &Value) -> Reply {
         self.send(
             "POST",
