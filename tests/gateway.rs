@@ -708,6 +708,32 @@ async fn fast_path_answers_exactly_as_rmcp_does() {
     }
 }
 
+/// A name spelled with percent escapes names the same endpoint on every method and either
+/// path: the connection's own dispatch decodes the path as axum's router does.
+#[tokio::test]
+async fn an_escaped_name_is_the_same_endpoint_on_every_path() {
+    let (_backend, gw) = echo_gateway("").await;
+    let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}});
+    let plain = gw.mcp("echo").post_raw(&list.to_string(), &[]).await;
+    assert_eq!(plain.status, 200, "{}", plain.text);
+    for spelled in ["ech%6f", "%65cho", "ech%6F"] {
+        let mcp = gw.mcp(spelled);
+        let fast = mcp.post_raw(&list.to_string(), &[]).await;
+        let slow = mcp
+            .post_raw(&list.to_string(), &[("origin", "http://localhost:9999")])
+            .await;
+        for (path, r) in [("fast", &fast), ("rmcp", &slow)] {
+            assert_eq!(r.status, 200, "{spelled} ({path}): {}", r.text);
+            assert_eq!(r.json(), plain.json(), "{spelled} ({path})");
+        }
+    }
+    // Escapes that decode to no plain name are unknown endpoints, on both paths.
+    for spelled in ["ech%2Fo", "%2e%2e", "echo%00", "ech%"] {
+        let r = gw.mcp(spelled).post_raw(&list.to_string(), &[]).await;
+        assert_eq!(r.status, 404, "{spelled}: {}", r.text);
+    }
+}
+
 /// The whole GitHub REST API: every operation becomes a tool with a valid, unique name, and
 /// `tools/list` serves all of them.
 #[tokio::test]

@@ -69,7 +69,14 @@ pub async fn serve(
             let name = (req.method() == http::Method::POST)
                 .then(|| req.uri().path().strip_prefix("/mcp/"))
                 .flatten()
-                .filter(|n| !n.is_empty() && n.matches('/').count() <= 1 && !n.ends_with('/'))
+                // A name with escapes goes through axum's router, which decodes it, so that
+                // every spelling of a name is the same endpoint on every path.
+                .filter(|n| {
+                    !n.is_empty()
+                        && n.matches('/').count() <= 1
+                        && !n.ends_with('/')
+                        && !n.contains('%')
+                })
                 .map(str::to_string);
             let resp = match name {
                 // The hot path: the connection's facts are handed over directly.
