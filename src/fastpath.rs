@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 
 use crate::auth::{Access, Caller};
 use crate::catalog::ApiCatalog;
+use crate::server::hosts::AllowedHosts;
 use crate::upstream::Upstream;
 
 const MODERN: &str = "2026-07-28";
@@ -94,13 +95,13 @@ pub fn is_visible_ascii(v: &[u8]) -> bool {
 }
 
 /// The revision a request speaks, when its headers let the fast path serve it at all (no
-/// `Origin`, no session, JSON, a literally allowed `Host`, a known `MCP-Protocol-Version`).
+/// `Origin`, no session, JSON, an allowed `Host`, a known `MCP-Protocol-Version`).
 /// Cheap: callers check it before anything costly, such as a token.
-pub fn eligible(headers: &Headers<'_>, allowed_hosts: &[String]) -> Option<Revision> {
+pub fn eligible(headers: &Headers<'_>, allowed_hosts: &AllowedHosts) -> Option<Revision> {
     if headers.origin
         || headers.session
         || !is_application_json(headers.content_type)
-        || !host_allowed(headers.host, allowed_hosts)
+        || !allowed_hosts.allows(headers.host)
     {
         return None;
     }
@@ -287,24 +288,4 @@ fn is_application_json(ct: Option<&[u8]>) -> bool {
             .trim_ascii()
     })
     .is_some_and(|e| e.eq_ignore_ascii_case(b"application/json"))
-}
-
-/// A `Host` that is literally on the allow-list (with or without its port). Anything subtler
-/// (an empty list, odd spellings) is left to rmcp's full check.
-pub(crate) fn host_allowed(host: Option<&[u8]>, allowed: &[String]) -> bool {
-    let Some(host) = host.and_then(|h| std::str::from_utf8(h).ok()) else {
-        return false;
-    };
-    let bare = if let Some(rest) = host.strip_prefix('[') {
-        rest.split(']').next().unwrap_or("")
-    } else {
-        match host.rsplit_once(':') {
-            Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
-            _ => host,
-        }
-    };
-    allowed.iter().any(|a| {
-        let a = a.trim_start_matches('[').trim_end_matches(']');
-        a.eq_ignore_ascii_case(bare) || a.eq_ignore_ascii_case(host)
-    })
 }

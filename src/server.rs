@@ -20,6 +20,7 @@ pub mod body;
 mod conn;
 mod cors;
 pub mod endpoint;
+pub mod hosts;
 mod io;
 pub mod listen;
 mod refuse;

@@ -267,15 +267,50 @@ async fn the_admin_api_checks_the_host_like_mcp_does() {
         assert_eq!(r.status, want, "{host}: {}", r.text);
     }
     drop(gw);
+    // Every spelling gets the same answer from the admin API, the fast path and rmcp (which
+    // serves a request without a protocol version header): entries with ports, brackets and
+    // spaces, ports and case in the Host.
+    let backend = Backend::start().await;
     let gw = Gateway::start(&format!(
-        "{}server:\n  allowed_hosts: [rest2mcp.internal]\n",
+        "{}server:\n  allowed_hosts: [127.0.0.1, rest2mcp.internal, 'api.example:8443', ' Spaced.Example ', '[fd00::1]:9000']\n",
         admin_config(&data_dir(dir.path()))
     ));
     let admin = AdminClient::new(&gw);
-    let r = admin
-        .send("GET", "/apis", None, &[("host", "rest2mcp.internal")])
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text);
+    admin.create("t", 1, "T", &backend.url).await;
+    let list = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}"#;
+    let mcp = gw.mcp("t");
+    for (host, want) in [
+        ("rest2mcp.internal", 200),
+        ("REST2MCP.internal:1", 200),
+        ("api.example:8443", 200),
+        ("api.example", 403),
+        ("api.example:443", 403),
+        ("spaced.example:80", 200),
+        ("[fd00::1]:9000", 200),
+        ("[FD00::1]:9001", 403),
+        ("fd00::1", 403),
+        ("rest2mcp.internal.evil", 403),
+    ] {
+        let a = admin.send("GET", "/apis", None, &[("host", host)]).await;
+        let fast = mcp
+            .post_raw(
+                list,
+                &[("host", host), ("mcp-protocol-version", "2025-11-25")],
+            )
+            .await;
+        let slow = mcp.post_raw(list, &[("host", host)]).await;
+        // rmcp answers a Host it cannot parse with 400 rather than 403.
+        let refused = |s: u16| {
+            if want == 403 {
+                s == 403 || s == 400
+            } else {
+                s == want
+            }
+        };
+        for (who, r) in [("admin", &a), ("fast path", &fast), ("rmcp", &slow)] {
+            assert!(refused(r.status), "{host} {who}: {} {}", r.status, r.text);
+        }
+    }
 }
 
 /// One data directory, one process: a second gateway started on it waits (here until the first

@@ -91,21 +91,13 @@ fn same(a: &str, b: &str) -> bool {
 pub async fn guard(State(admin): State<Arc<Admin>>, mut req: Request, next: Next) -> Response {
     // DNS rebinding: a page whose name now points at us sends its own name as `Host`; the
     // same allow-list as `/mcp` (`server.allowed_hosts`, the public URL's host included).
-    let hosts = admin
-        .live
-        .registry
-        .load()
-        .shared
-        .cfg
-        .server
-        .allowed_hosts
-        .clone();
+    let registry = admin.live.registry.load();
     let host = req
         .headers()
         .get(header::HOST)
         .map(|h| h.as_bytes())
         .or_else(|| req.uri().authority().map(|a| a.as_str().as_bytes()));
-    if !hosts.is_empty() && !crate::fastpath::host_allowed(host, &hosts) {
+    if !registry.shared.hosts.allows(host) {
         return error(
             StatusCode::FORBIDDEN,
             "this Host is not one the gateway answers to (server.allowed_hosts)",

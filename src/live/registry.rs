@@ -21,6 +21,7 @@ use crate::config::{ApiConfig, Config};
 use crate::downstream::Downstream;
 use crate::ingest::ApiSpec;
 use crate::mcp::McpApi;
+use crate::server::hosts::AllowedHosts;
 use crate::upstream::Upstream;
 
 type McpService = StreamableHttpService<McpApi, NeverSessionManager>;
@@ -37,6 +38,8 @@ pub struct Shared {
     pub verifier: Arc<Verifier>,
     pub upstream: Upstream,
     pub cancel: CancellationToken,
+    /// `cfg.server.allowed_hosts`, read once (the fast path and the admin API check it).
+    pub hosts: AllowedHosts,
 }
 
 impl Shared {
@@ -60,7 +63,9 @@ impl Shared {
             .unwrap_or_else(|| format!("http://{bound}"));
         let verifier = Arc::new(Verifier::new(&cfg.auth).map_err(|e| e.to_string())?);
         let upstream = Upstream::new(&cfg.upstream)?;
+        let hosts = AllowedHosts::new(&cfg.server.allowed_hosts);
         Ok(Shared {
+            hosts,
             cfg,
             public_url,
             bound,
@@ -87,6 +92,7 @@ impl Shared {
             verifier: self.verifier.clone(),
             upstream: self.upstream.clone(),
             cancel: self.cancel.clone(),
+            hosts: self.hosts.clone(),
         }
     }
 }

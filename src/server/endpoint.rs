@@ -229,8 +229,7 @@ async fn serve_caller(
     if json_answer
         && set.is_none()
         && parts.method == http::Method::POST
-        && let Some(revision) =
-            crate::fastpath::eligible(&headers, &reg.shared.cfg.server.allowed_hosts)
+        && let Some(revision) = crate::fastpath::eligible(&headers, &reg.shared.hosts)
         && let Some((body, method)) = crate::fastpath::try_serve(
             api,
             &reg.shared.upstream,
