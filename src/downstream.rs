@@ -369,6 +369,38 @@ mod tests {
         v
     }
 
+    /// The hash taken when an API is built and the one SIGHUP compares it with agree for every
+    /// credential with secrets, and differ when one value changes.
+    #[test]
+    fn the_secrets_hash_at_build_is_the_one_sighup_takes() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("secret");
+        let f = file.display();
+        let verifier = Arc::new(Verifier::new(&AuthConfig::default()).unwrap());
+        for credential in [
+            format!("{{mode: bearer, token: {{file: {f}}}}}"),
+            format!("{{mode: basic, username: svc, password: {{file: {f}}}}}"),
+            format!("{{mode: api_key, header: X-Key, value: {{file: {f}}}}}"),
+            format!(
+                "{{mode: client_credentials, token_endpoint: 'http://127.0.0.1:9/t', client_id: c, client_secret: {{file: {f}}}}}"
+            ),
+        ] {
+            std::fs::write(&file, "one\n").unwrap();
+            let api: ApiConfig = yaml_serde::from_str(&format!(
+                "name: t\nspec: x\ndownstream:\n  credential: {credential}\n"
+            ))
+            .unwrap();
+            let built = Downstream::build(&api, &AuthConfig::default(), false, &verifier).unwrap();
+            assert!(built.secrets_unchanged(&api), "{credential}");
+            std::fs::write(&file, "two\n").unwrap();
+            assert!(!built.secrets_unchanged(&api), "{credential}");
+            std::fs::write(&file, "one\n").unwrap();
+            assert!(built.secrets_unchanged(&api), "{credential}");
+            std::fs::remove_file(&file).unwrap();
+            assert!(!built.secrets_unchanged(&api), "{credential}: unreadable");
+        }
+    }
+
     #[test]
     fn template_claims_are_found() {
         assert_eq!(used("{{sub}}"), ["sub"]);
