@@ -24,6 +24,8 @@ use super::mapping::Mapping;
 use super::store::{BoxFuture, Loaded, SpecDoc, Store, StoreError, Stored, VersionInfo, Write};
 
 mod lock;
+#[cfg(test)]
+mod tests;
 use lock::{LOCK_WAIT, lock};
 
 /// The store in a data directory.
