@@ -217,6 +217,79 @@ async fn a_configmap_style_symlink_swap_is_followed() {
     until_tools(&mcp, &["get0", "get1"]).await;
 }
 
+/// The watch waits for quiet on the files it serves only: a log written beside the spec every
+/// few milliseconds does not hold a reload back, and a spec rewritten without pause is still
+/// reloaded within the 2 s cap rather than never.
+#[tokio::test]
+async fn a_busy_directory_neither_holds_back_nor_starves_a_reload() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let backend = Backend::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    std::fs::write(root.join("spec.yaml"), things_spec(1, "T")).unwrap();
+    let cfg = write_config(&root, &backend.url, "");
+    let gw = Gateway::start_file(&cfg);
+    let mcp = gw.mcp("t");
+    until_tools(&mcp, &["get0"]).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = |every: u64, f: Box<dyn Fn(u64) + Send>| {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut i = 0;
+            while !stop.load(Ordering::Relaxed) {
+                f(i);
+                i += 1;
+                std::thread::sleep(Duration::from_millis(every));
+            }
+        })
+    };
+    let log = root.join("noise.log");
+    let noise = writer(
+        5,
+        Box::new(move |i| std::fs::write(&log, format!("line {i}\n")).unwrap()),
+    );
+    std::fs::write(root.join("spec.yaml"), things_spec(2, "T")).unwrap();
+    let took = until_tools(&mcp, &["get0", "get1"]).await;
+    assert!(
+        took < Duration::from_millis(1500),
+        "held back by the log: {took:?}"
+    );
+    // The spec itself, replaced (write and rename) every 40 ms: 3 or 4 operations.
+    let spec_root = root.clone();
+    let busy = writer(
+        40,
+        Box::new(move |i| {
+            let tmp = spec_root.join("spec.yaml.tmp");
+            std::fs::write(&tmp, things_spec(3 + (i % 2) as usize, "T")).unwrap();
+            std::fs::rename(&tmp, spec_root.join("spec.yaml")).unwrap();
+        }),
+    );
+    let started = Instant::now();
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
+    loop {
+        let r = mcp
+            .post_raw(body, &[("mcp-protocol-version", "2025-11-25")])
+            .await;
+        let n = r.json()["result"]["tools"].as_array().map_or(0, Vec::len);
+        if n >= 3 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(6),
+            "never reloaded while the spec kept changing"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        !busy.is_finished() && !noise.is_finished(),
+        "the writers stopped early"
+    );
+    stop.store(true, Ordering::Relaxed);
+    busy.join().unwrap();
+    noise.join().unwrap();
+}
+
 /// A tool keeps its name while its operation survives, even when a new operation would now
 /// take it (here: a new operation earlier in the document with the same operationId base).
 #[tokio::test]
