@@ -10,11 +10,17 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::admin::{AdminClient, TOKEN, things_spec};
+use support::cut::Cut;
 use support::pg::Postgres;
 use support::{Backend, Gateway, is_error};
 
 /// A gateway with the admin API on, its store in `pg` (checked every `poll_secs`).
 fn replica(pg: &Postgres, dir: &std::path::Path, poll_secs: u64) -> Gateway {
+    replica_at(&pg.url(), dir, poll_secs)
+}
+
+/// The same, its store at the database `url`.
+fn replica_at(url: &str, dir: &std::path::Path, poll_secs: u64) -> Gateway {
     std::fs::create_dir_all(dir).unwrap();
     let token = dir.join("token");
     std::fs::write(&token, TOKEN).unwrap();
@@ -22,7 +28,7 @@ fn replica(pg: &Postgres, dir: &std::path::Path, poll_secs: u64) -> Gateway {
         "admin:\n  token_file: {}\nstore:\n  data_dir: {}\n  postgres:\n    url: {}\n    poll_secs: {poll_secs}\n",
         token.display(),
         dir.join("data").display(),
-        pg.url()
+        url
     ))
 }
 
@@ -160,6 +166,50 @@ async fn a_write_on_one_replica_is_served_by_the_others_within_a_second() {
         ms(figures.iter().sum::<Duration>()) / figures.len() as f64
     );
     assert!(*max < Duration::from_secs(1), "{figures:?}");
+}
+
+/// A write whose connection is lost before its COMMIT changed nothing, and says so; one whose
+/// COMMIT reached the database but whose answer never came back is reported as of unknown
+/// outcome, never as "nothing was changed": here it was applied, and the gateway serves it
+/// once the database answers again.
+// Multi-threaded: the relay must run while `Gateway::start` blocks this thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_without_an_answer_is_of_unknown_outcome() {
+    let pg = Postgres::start();
+    let backend = Backend::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cut = Cut::start(pg.port).await;
+    let url = format!("postgres://rest2mcp@127.0.0.1:{}/postgres", cut.port);
+    let gw = replica_at(&url, dir.path(), 1);
+    let admin = AdminClient::new(&gw);
+    let body = json!({"spec": things_spec(2, "Things"), "mapping": {"base_url": backend.url}});
+    let put = || admin.put_json("/apis/things/spec", &body);
+    cut.arm(b"INSERT INTO rest2mcp_versions");
+    let r = put().await;
+    assert_eq!(cut.cuts.load(Ordering::SeqCst), 1, "no INSERT was cut");
+    assert_eq!(r.status, 503, "{}", r.text);
+    assert!(r.text.contains("nothing was changed"), "{}", r.text);
+    assert_eq!(admin.get("/apis/things/versions").await.status, 404);
+    assert_eq!(served(&gw, "things").await, None);
+
+    cut.arm(b"COMMIT");
+    let r = put().await;
+    assert_eq!(cut.cuts.load(Ordering::SeqCst), 2, "no COMMIT was cut");
+    assert_eq!(r.status, 503, "{}", r.text);
+    assert!(
+        r.text.contains("did not confirm the change") && !r.text.contains("nothing was changed"),
+        "{}",
+        r.text
+    );
+    until_served(&gw, "things", Some(&["get0", "get1"])).await;
+    let versions = admin.get("/apis/things/versions").await;
+    assert_eq!(versions.status, 200, "{}", versions.text);
+    assert_eq!(
+        versions.json().as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        versions.text
+    );
 }
 
 #[tokio::test]

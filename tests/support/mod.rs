@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod admin;
+pub mod cut;
 pub mod hostile;
 pub mod oauth;
 pub mod pg;
