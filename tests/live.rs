@@ -445,6 +445,70 @@ async fn sighup_reads_rotated_secrets() {
     }
 }
 
+/// A backend identity (here the gateway's own client-credentials token, with its cache) lives
+/// across reloads that leave its settings alone (a changed spec, a SIGHUP with the same secret)
+/// and is built again when the global `auth` section changes.
+#[tokio::test]
+async fn a_reload_keeps_the_backend_identity_unless_its_settings_change() {
+    let auth = support::oauth::AuthServer::start().await;
+    let backend = Backend::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("client-secret");
+    std::fs::write(&secret, support::oauth::CLIENT_SECRET).unwrap();
+    std::fs::write(dir.path().join("spec.yaml"), things_spec(1, "T")).unwrap();
+    let write = |global: &str| {
+        std::fs::write(
+            dir.path().join("rest2mcp.yaml"),
+            format!(
+                "listen: 127.0.0.1:0\n{global}apis:\n  - name: t\n    spec: spec.yaml\n    base_url: {}\n    downstream:\n      credential: {{mode: client_credentials, token_endpoint: {}/token, client_id: {}, client_secret: {{file: {}}}}}\n",
+                backend.url,
+                auth.issuer,
+                support::oauth::CLIENT_ID,
+                secret.display()
+            ),
+        )
+        .unwrap();
+        dir.path().join("rest2mcp.yaml")
+    };
+    let gw = Gateway::start_file(&write("auth: {token_cache_secs: 60}\n"));
+    let mcp = gw.mcp("t");
+    let used = || async {
+        let r = mcp.call("get0", json!({})).await;
+        assert!(!support::is_error(&r), "{r}");
+        backend.last().header("authorization").map(String::from)
+    };
+    assert_eq!(used().await.as_deref(), Some("Bearer gateway-own-1"));
+    std::fs::write(dir.path().join("spec.yaml"), things_spec(2, "T")).unwrap();
+    until_tools(&mcp, &["get0", "get1"]).await;
+    assert_eq!(
+        used().await.as_deref(),
+        Some("Bearer gateway-own-1"),
+        "new spec"
+    );
+    std::process::Command::new("kill")
+        .args(["-HUP", &gw.pid().to_string()])
+        .status()
+        .unwrap();
+    // Then a change it must see, to know the SIGHUP was handled first.
+    std::fs::write(dir.path().join("spec.yaml"), things_spec(3, "T")).unwrap();
+    until_tools(&mcp, &["get0", "get1", "get2"]).await;
+    assert_eq!(
+        used().await.as_deref(),
+        Some("Bearer gateway-own-1"),
+        "SIGHUP"
+    );
+    write("auth: {token_cache_secs: 61}\n");
+    let until = Instant::now() + Duration::from_secs(5);
+    loop {
+        let seen = used().await;
+        if seen.as_deref() == Some("Bearer gateway-own-2") {
+            break;
+        }
+        assert!(Instant::now() < until, "auth changed, still {seen:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// A name used by the config file and the store is the config's, also after a reload that
 /// rebuilds everything (a global section changed); when the config file lets the name go, the
 /// stored API is served again.
