@@ -23,8 +23,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use tokio_postgres::config::SslMode;
-use tokio_postgres::{Client, NoTls, Row};
+use tokio_postgres::{Client, Row};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::mapping::Mapping;
 use super::store::{
@@ -34,6 +34,7 @@ use crate::config::PostgresConfig;
 
 mod errors;
 mod listen;
+mod tls;
 
 use errors::{db, settle, unavailable, uncertain, unconfirmed};
 
@@ -75,6 +76,8 @@ const VERSION_COLUMNS: &str = "v.name, v.version, v.created, v.change, v.tools, 
 
 pub struct PgStore {
     config: tokio_postgres::Config,
+    /// TLS as the connection string's `sslmode` and `sslrootcert` say (see [`tls`]).
+    connector: MakeRustlsConnect,
     keep: i64,
     poll: Duration,
     /// The connection for queries and writes, made again when it was lost.
@@ -89,17 +92,19 @@ impl PgStore {
             .url
             .read()
             .map_err(|e| unavailable(format!("store.postgres.url: {e}")))?;
-        let mut config = tokio_postgres::Config::from_str(&url).map_err(|e| {
+        let not_a_url = |e: &dyn std::fmt::Display| {
             unavailable(format!(
                 "store.postgres.url is not a connection string: {e}"
             ))
-        })?;
-        if config.get_ssl_mode() == SslMode::Require {
-            return Err(unavailable(
-                "sslmode=require: TLS to the database is not supported; connect over a trusted \
-                 network or a unix socket (sslmode=disable or prefer)"
-                    .into(),
-            ));
+        };
+        let (url, tls) = tls::split(&url).map_err(|e| not_a_url(&e))?;
+        let mut config = tokio_postgres::Config::from_str(&url).map_err(|e| not_a_url(&e))?;
+        config.ssl_mode(tls.ssl_mode());
+        let connector = tls
+            .connector()
+            .map_err(|e| unavailable(format!("store.postgres: TLS: {e}")))?;
+        if let Some(w) = tls.warning() {
+            tracing::warn!("{w}");
         }
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
@@ -110,6 +115,7 @@ impl PgStore {
         config.keepalives_idle(Duration::from_secs(30));
         let store = Arc::new(PgStore {
             config,
+            connector,
             keep: keep.max(1) as i64,
             poll: Duration::from_secs(cfg.poll_secs.max(1)),
             client: tokio::sync::Mutex::new(None),
@@ -131,7 +137,11 @@ impl PgStore {
     }
 
     async fn connect(&self) -> Result<Client, StoreError> {
-        let (client, conn) = self.config.connect(NoTls).await.map_err(db)?;
+        let (client, conn) = self
+            .config
+            .connect(self.connector.clone())
+            .await
+            .map_err(db)?;
         tokio::spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, "database connection ended");
@@ -471,7 +481,11 @@ impl Store for Arc<PgStore> {
         }
         *taken = true;
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(listen::listen(self.config.clone(), tx.clone()));
+        tokio::spawn(listen::listen(
+            self.config.clone(),
+            self.connector.clone(),
+            tx.clone(),
+        ));
         let poll = self.poll;
         tokio::spawn(async move {
             let mut every = tokio::time::interval(poll);

@@ -69,6 +69,47 @@ fn free_port() -> u16 {
 impl Postgres {
     /// A new cluster, started.
     pub fn start() -> Postgres {
+        Self::start_with(|_| {})
+    }
+
+    /// A new cluster serving TLS with this certificate chain and key (PEM), and only TLS over
+    /// TCP (`hostssl` in `pg_hba.conf`; its unix socket stays plain).
+    pub fn start_tls_only(cert_pem: &str, key_pem: &str) -> Postgres {
+        Self::start_with(|pg| {
+            let data = pg.data();
+            pg.write(&data.join("server.crt"), cert_pem, 0o644);
+            pg.write(&data.join("server.key"), key_pem, 0o600);
+            let conf = data.join("postgresql.conf");
+            let mut text = std::fs::read_to_string(&conf).unwrap();
+            text.push_str(
+                "\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n",
+            );
+            pg.write(&conf, &text, 0o600);
+            let hba = data.join("pg_hba.conf");
+            let text: String = std::fs::read_to_string(&hba)
+                .unwrap()
+                .lines()
+                .map(|l| match l.strip_prefix("host ") {
+                    Some(rest) => format!("hostssl {rest}\n"),
+                    None => format!("{l}\n"),
+                })
+                .collect();
+            pg.write(&hba, &text, 0o600);
+        })
+    }
+
+    /// Write a file of the cluster's, owned by the server's user.
+    fn write(&self, path: &Path, text: &str, mode: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::write(path, text).unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+        if let Some(u) = &self.user {
+            std::os::unix::fs::chown(path, Some(id_of(u, "-u")), Some(id_of(u, "-g"))).unwrap();
+        }
+    }
+
+    /// A new cluster, `setup` run on it after `initdb`, started.
+    fn start_with(setup: impl FnOnce(&Postgres)) -> Postgres {
         let bin = bin_dir();
         let user = is_root().then(|| "postgres".to_string());
         // Under root, in /tmp: the server's user must reach it (TMPDIR may be in root's home).
@@ -111,6 +152,7 @@ impl Postgres {
             "initdb failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        setup(&pg);
         // The free port may be taken by the time the server binds it: try another.
         for _ in 0..3 {
             if pg.try_start().is_ok() {

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::CHANNEL;
 use crate::live::store::Changed;
@@ -13,10 +14,14 @@ const RELISTEN: Duration = Duration::from_secs(1);
 
 /// Listen for other replicas' writes on a connection of its own, forever: each notification
 /// becomes a [`Changed::Api`]; each (re)connect a [`Changed::Check`] (what was missed).
-pub(super) async fn listen(config: tokio_postgres::Config, tx: mpsc::UnboundedSender<Changed>) {
+pub(super) async fn listen(
+    config: tokio_postgres::Config,
+    connector: MakeRustlsConnect,
+    tx: mpsc::UnboundedSender<Changed>,
+) {
     let mut lost = false;
     loop {
-        match config.connect(NoTls).await {
+        match config.connect(connector.clone()).await {
             Ok((client, mut conn)) => {
                 let (ntx, mut nrx) = mpsc::unbounded_channel();
                 let driver = tokio::spawn(async move {

@@ -1,0 +1,133 @@
+//! The shared store over TLS: a real PostgreSQL server with `ssl = on` (a test CA and a server
+//! certificate for `localhost`, made by rcgen) that takes TCP connections over TLS only
+//! (`hostssl`), reached with each of libpq's `sslmode` settings. The server is the referee:
+//! a gateway that starts has talked to it over TLS.
+
+mod support;
+
+use std::path::Path;
+
+use serde_json::json;
+use support::admin::{AdminClient, TOKEN, things_spec};
+use support::pg::Postgres;
+use support::{Backend, Gateway};
+
+/// A CA (its PEM written to `ca`) and a certificate for `localhost` it signed (PEM, key PEM).
+fn ca_and_server(ca: &Path) -> (String, String) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "rest2mcp test database CA");
+    let issuer = rcgen::CertifiedIssuer::self_signed(params, ca_key).unwrap();
+    std::fs::write(ca, issuer.pem()).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".into()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    (cert.pem(), key.serialize_pem())
+}
+
+fn config(dir: &Path, url: &str) -> String {
+    std::fs::create_dir_all(dir).unwrap();
+    let token = dir.join("token");
+    std::fs::write(&token, TOKEN).unwrap();
+    format!(
+        "admin:\n  token_file: {}\nstore:\n  data_dir: {}\n  postgres:\n    url: \"{url}\"\n",
+        token.display(),
+        dir.join("data").display(),
+    )
+}
+
+#[tokio::test]
+async fn each_sslmode_reaches_a_tls_only_database_as_libpq_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    let (cert, key) = ca_and_server(&ca);
+    let other_ca = dir.path().join("other-ca.pem");
+    ca_and_server(&other_ca);
+    let pg = Postgres::start_tls_only(&cert, &key);
+    let at = |host: &str, params: &str| {
+        format!("postgres://rest2mcp@{host}:{}/postgres?{params}", pg.port)
+    };
+    let ca = ca.display();
+    let other_ca = other_ca.display();
+
+    // Refused: no TLS at all, a certificate for another name, a CA that did not sign it.
+    for (url, why) in [
+        (at("127.0.0.1", "sslmode=disable"), "no encryption"),
+        (
+            at(
+                "127.0.0.1",
+                &format!("sslmode=verify-full&sslrootcert={ca}"),
+            ),
+            "certificate",
+        ),
+        (
+            at(
+                "localhost",
+                &format!("sslmode=verify-full&sslrootcert={other_ca}"),
+            ),
+            "certificate",
+        ),
+        (
+            at(
+                "localhost",
+                &format!("sslmode=verify-ca&sslrootcert={other_ca}"),
+            ),
+            "certificate",
+        ),
+        (at("localhost", "sslmode=verify-full"), "certificate"),
+        (
+            at(
+                "localhost",
+                "sslmode=verify-full&sslrootcert=/no/such/ca.pem",
+            ),
+            "/no/such/ca.pem",
+        ),
+    ] {
+        let err = support::refused(&config(&dir.path().join("r"), &url));
+        assert!(err.contains(why), "{url}: {err}");
+    }
+
+    // Served: each reaches the database (over TLS: the server takes nothing else over TCP).
+    let backend = Backend::start().await;
+    for (i, (url, warns)) in [
+        (at("127.0.0.1", ""), false),
+        (at("127.0.0.1", "sslmode=prefer"), false),
+        (at("127.0.0.1", "sslmode=require"), true),
+        (at("127.0.0.1", &format!("sslmode=require&sslrootcert={ca}")), false),
+        (at("127.0.0.1", &format!("sslmode=verify-ca&sslrootcert={ca}")), false),
+        (at("localhost", &format!("sslmode=verify-full&sslrootcert={ca}")), false),
+        (
+            format!(
+                "host=localhost port={} user=rest2mcp dbname=postgres sslmode=verify-full sslrootcert='{ca}'",
+                pg.port
+            ),
+            false,
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let gw = Gateway::start(&config(&dir.path().join(format!("g{i}")), &url));
+        let admin = AdminClient::new(&gw);
+        let name = format!("api{i}");
+        let r = admin
+            .put_json(
+                &format!("/apis/{name}/spec"),
+                &json!({"spec": things_spec(1, "T"), "mapping": {"base_url": backend.url}}),
+            )
+            .await;
+        assert!(r.status < 300, "{url}: {} {}", r.status, r.text);
+        let versions = admin.get(&format!("/apis/{name}/versions")).await;
+        assert_eq!(versions.status, 200, "{url}: {}", versions.text);
+        let warned = gw
+            .log_lines()
+            .iter()
+            .any(|l| l.contains("does not verify the database's certificate"));
+        assert_eq!(warned, warns, "{url}: {:?}", gw.log_lines());
+    }
+}
