@@ -50,11 +50,17 @@ impl Drop for Killed {
 
 /// Start the authorization server; its issuer URL.
 fn auth_server(resource: &str) -> (Killed, String) {
+    auth_server_with(resource, "pets:read pets:write", "")
+}
+
+/// The same, with these scopes and (`"<client_id> <redirect_uri>"`, or empty) a public client.
+fn auth_server_with(resource: &str, scopes: &str, public_client: &str) -> (Killed, String) {
     let mut child = Command::new("node")
         .arg(e2e_dir().join("auth_server.mjs"))
         .env("AS_PORT", "0")
         .env("RESOURCE", resource)
-        .env("SCOPES", "pets:read pets:write")
+        .env("SCOPES", scopes)
+        .env("PUBLIC_CLIENT", public_client)
         .env("USER_ID", "alice")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -152,4 +158,59 @@ async fn mcp_sdk_client_signs_in_with_oidc_provider_and_the_backend_sees_the_use
         None,
         "the user's token stays at the gateway"
     );
+}
+
+/// The console signs in at a real authorization server: authorization code with PKCE in
+/// headless Chromium (`tests/console/oauth_signin.mjs`), a token for `{public_url}/admin` with
+/// the admin scope, which the admin API then takes.
+#[tokio::test]
+async fn the_console_signs_in_with_pkce_at_oidc_provider() {
+    node_modules();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&chromium).exists() && root.join("tests/console/node_modules").exists(),
+        "Chromium and tests/console's packages are needed (scripts/test.sh installs them)"
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let (_as, issuer) = auth_server_with(
+        &format!("{base}/admin"),
+        "rest2mcp:admin",
+        &format!("rest2mcp-console {base}/admin/"),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = format!(
+        "listen: 127.0.0.1:{port}\nauth:\n  issuers:\n    - issuer: {issuer}\nadmin:\n  issuer: {issuer}\n  client_id: rest2mcp-console\nstore:\n  data_dir: {}\n",
+        dir.path().join("data").display()
+    );
+    let path = dir.path().join("rest2mcp.yaml");
+    std::fs::write(&path, cfg).unwrap();
+    let _gw = Gateway::spawn(&["serve", "--config", path.to_str().unwrap()], dir);
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg("tests/console/oauth_signin.mjs")
+            .current_dir(root)
+            .env("BASE", &base)
+            .env("CHROMIUM", chromium)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the sign-in failed:\n{stderr}");
+    let reply: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    eprintln!("{reply}");
+    assert!(
+        reply["user"].as_str().unwrap_or("").contains("alice"),
+        "{reply}"
+    );
+    assert_eq!(reply["session"]["status"], 200, "{reply}");
+    assert_eq!(reply["session"]["body"]["via"], "oauth", "{reply}");
+    assert_eq!(reply["session"]["body"]["subject"], "alice", "{reply}");
 }

@@ -10,6 +10,8 @@
 //   SCOPES    space-separated scopes the resource accepts, e.g. "pets:read pets:write"
 //   USER_ID   the account that is logged in automatically (default "alice")
 //   USER_EMAIL its email claim (default "<USER_ID>@example.com")
+//   PUBLIC_CLIENT  "<client_id> <redirect_uri>": a registered public client (no secret, PKCE),
+//             such as the admin console's (optional; others register dynamically)
 //
 // stdout: exactly one line, "ready http://127.0.0.1:<port>", once listening.
 // stderr: everything else (one line per HTTP request, provider errors).
@@ -45,6 +47,8 @@ for (const resource of resources) {
 const resourceScopes = words(process.env.SCOPES);
 const userId = process.env.USER_ID || 'alice';
 const userEmail = process.env.USER_EMAIL || `${userId}@example.com`;
+const publicClient = words(process.env.PUBLIC_CLIENT);
+if (publicClient.length !== 0 && publicClient.length !== 2) fail('PUBLIC_CLIENT is "<client_id> <redirect_uri>"');
 
 // Listen first, so that AS_PORT=0 works: the issuer needs the real port.
 const server = http.createServer();
@@ -60,7 +64,13 @@ const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: 'e2e-rs256', 
 const oidcScopes = ['openid', 'offline_access', 'email', 'profile'];
 
 const provider = new Provider(issuer, {
-  clients: [],
+  clients: publicClient.length === 2 ? [{
+    client_id: publicClient[0],
+    redirect_uris: [publicClient[1]],
+    token_endpoint_auth_method: 'none',
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+  }] : [],
   jwks: { keys: [signingKey] },
   cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
   // Resource scopes must be listed too: dynamic registration validates a client's `scope`
