@@ -23,6 +23,10 @@ const DEBOUNCE: Duration = Duration::from_millis(100);
 /// The longest a reload waits for quiet once one of its files changed.
 const MAX_WAIT: Duration = Duration::from_secs(2);
 
+/// Events held while a reload runs; past this, events are dropped and counted as a change of
+/// ours (a reload follows), so a busy directory cannot grow memory without bound.
+const QUEUE: usize = 4096;
+
 /// Start the SIGHUP handler and the file watch (when serving from a config file).
 pub fn spawn(live: &Arc<Live>) {
     if live.config_path.is_none() {
@@ -77,13 +81,17 @@ fn absolute(p: &Path) -> PathBuf {
 
 struct Watch {
     watcher: notify::RecommendedWatcher,
-    rx: tokio::sync::mpsc::UnboundedReceiver<PathBuf>,
+    rx: tokio::sync::mpsc::Receiver<PathBuf>,
+    /// Events were dropped (the queue was full): one may have been about our files.
+    overflowed: Arc<std::sync::atomic::AtomicBool>,
     watched: HashSet<PathBuf>,
 }
 
 impl Watch {
     fn new(live: &Live) -> notify::Result<Watch> {
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<PathBuf>();
+        let (tx, rx) = tokio::sync::mpsc::channel::<PathBuf>(QUEUE);
+        let overflowed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let dropped = overflowed.clone();
         let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
             // Reading a file is no change: without this, each reload's own reads of the specs
             // (inotify's open and close-nowrite) would schedule the next reload, forever.
@@ -91,13 +99,16 @@ impl Watch {
                 && !matches!(ev.kind, notify::EventKind::Access(_))
             {
                 for p in ev.paths {
-                    let _ = tx.send(p);
+                    if let Err(tokio::sync::mpsc::error::TrySendError::Full(_)) = tx.try_send(p) {
+                        dropped.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
                 }
             }
         })?;
         let mut w = Watch {
             watcher,
             rx,
+            overflowed,
             watched: HashSet::new(),
         };
         w.add(&files(live).1);
@@ -125,7 +136,7 @@ impl Watch {
                 let Some(p) = self.rx.recv().await else {
                     return;
                 };
-                if concerns(&files, &p) {
+                if self.ours(&files, &p) {
                     break;
                 }
             }
@@ -137,7 +148,7 @@ impl Watch {
             loop {
                 match tokio::time::timeout_at(quiet_from.min(give_up), self.rx.recv()).await {
                     Ok(Some(p)) => {
-                        if concerns(&files, &p) {
+                        if self.ours(&files, &p) {
                             quiet_from = tokio::time::Instant::now() + DEBOUNCE;
                         }
                     }
@@ -148,6 +159,15 @@ impl Watch {
             tracing::info!("a watched file changed: reloading");
             live.reload_config(Trigger::File).await;
         }
+    }
+}
+
+impl Watch {
+    /// Whether the event at `p` (or one dropped before it) may concern one of `files`.
+    fn ours(&self, files: &HashSet<PathBuf>, p: &Path) -> bool {
+        self.overflowed
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
+            || concerns(files, p)
     }
 }
 
