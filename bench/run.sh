@@ -34,7 +34,9 @@ trap cleanup EXIT
 bash "$SHARED/backend/nginx.sh" start
 
 start_gateway() { # args...; waits for "ready on"; sets GW_PID and READY_S
-  local log="$OUT/gateway.log" t0
+  # Not gateway.log: bench_mcp.sh writes its own log as $OUT/<label>.log, and the label is
+  # "gateway"; sharing the file, the audit lines overwrote its SUMMARY lines.
+  local log="$OUT/gateway-server.log" t0
   t0=$(date +%s.%N)
   "$BIN" serve "$@" --listen "127.0.0.1:$PORT" >"$log" 2>&1 &
   GW_PID=$!; pids+=("$GW_PID")
@@ -56,7 +58,7 @@ echo "== gateway on the petstore bench spec"
 start_gateway --spec "$SHARED/specs/petstore-bench.yaml" --base-url http://127.0.0.1:18080 --name petstore
 bash "$SHARED/bench_mcp.sh" gateway "http://127.0.0.1:$PORT/mcp/petstore"
 curl -s "http://127.0.0.1:$PORT/metrics" >"$OUT/metrics.txt" || true
-grep 'rest2mcp::audit' "$OUT/gateway.log" | tail -1 >"$OUT/audit.txt" || true
+grep 'rest2mcp::audit' "$OUT/gateway-server.log" | tail -1 >"$OUT/audit.txt" || true
 echo "metrics after this block: $OUT/metrics.txt ($(grep -vc '^#' "$OUT/metrics.txt") series); an audit line: $OUT/audit.txt"
 stop_gateway
 
