@@ -14,19 +14,8 @@ use support::{Backend, Gateway};
 
 /// A CA (its PEM written to `ca`) and a certificate for `localhost` it signed (PEM, key PEM).
 fn ca_and_server(ca: &Path) -> (String, String) {
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "rest2mcp test database CA");
-    let issuer = rcgen::CertifiedIssuer::self_signed(params, ca_key).unwrap();
-    std::fs::write(ca, issuer.pem()).unwrap();
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["localhost".into()])
-        .unwrap()
-        .signed_by(&key, &issuer)
-        .unwrap();
+    let issuer = support::tls::test_ca("rest2mcp test database CA", ca);
+    let (cert, key) = support::tls::leaf(&["localhost"], &issuer);
     (cert.pem(), key.serialize_pem())
 }
 

@@ -76,18 +76,7 @@ async fn relay(
             }
         }
     };
-    let down = async {
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let n = match sr.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => n,
-            };
-            if cw.write_all(&buf[..n]).await.is_err() {
-                return;
-            }
-        }
-    };
+    let down = tokio::io::copy(&mut sr, &mut cw);
     // The first direction to end ends the connection (both halves dropped: closed).
     tokio::select! {
         _ = up => {}

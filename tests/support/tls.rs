@@ -4,23 +4,39 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// A new test CA named `name`, its certificate (PEM) written to `ca`.
+pub fn test_ca(name: &str, ca: &Path) -> rcgen::CertifiedIssuer<'static, rcgen::KeyPair> {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    let issuer =
+        rcgen::CertifiedIssuer::self_signed(params, rcgen::KeyPair::generate().unwrap()).unwrap();
+    std::fs::write(ca, issuer.pem()).unwrap();
+    issuer
+}
+
+/// A certificate for `names` that `ca` signed, and its key.
+pub fn leaf(
+    names: &[&str],
+    ca: &rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
+) -> (rcgen::Certificate, rcgen::KeyPair) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let names = names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+    let cert = rcgen::CertificateParams::new(names)
+        .unwrap()
+        .signed_by(&key, ca)
+        .unwrap();
+    (cert, key)
+}
+
 /// Start the recording backend (see [`super::Backend`]) over TLS; `ca` receives the CA
 /// certificate (PEM) a client must trust. Returns its `https://127.0.0.1:port` URL.
 pub async fn https_backend(ca: &Path) -> (String, super::Backend) {
     let plain = super::Backend::start().await;
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "rest2mcp test CA");
-    let ca_cert = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
-    std::fs::write(ca, ca_cert.pem()).unwrap();
-    let leaf_key = rcgen::KeyPair::generate().unwrap();
-    let leaf = rcgen::CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()])
-        .unwrap()
-        .signed_by(&leaf_key, &ca_cert)
-        .unwrap();
+    let ca_cert = test_ca("rest2mcp test CA", ca);
+    let (leaf, leaf_key) = leaf(&["localhost", "127.0.0.1"], &ca_cert);
     let _ = rustls::crypto::ring::default_provider().install_default();
     let config = rustls::ServerConfig::builder()
         .with_no_client_auth()
