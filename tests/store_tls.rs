@@ -37,7 +37,7 @@ async fn each_sslmode_reaches_a_tls_only_database_as_libpq_would() {
     let (cert, key) = ca_and_server(&ca);
     let other_ca = dir.path().join("other-ca.pem");
     ca_and_server(&other_ca);
-    let pg = Postgres::start_tls_only(&cert, &key);
+    let pg = Postgres::start_tls_only(&cert, &key, None);
     let at = |host: &str, params: &str| {
         format!("postgres://rest2mcp@{host}:{}/postgres?{params}", pg.port)
     };
@@ -119,4 +119,40 @@ async fn each_sslmode_reaches_a_tls_only_database_as_libpq_would() {
             .any(|l| l.contains("does not verify the database's certificate"));
         assert_eq!(warned, warns, "{url}: {:?}", gw.log_lines());
     }
+}
+
+/// A database that asks for a client certificate (`cert` authentication: the CN is the user)
+/// takes the one `sslcert` and `sslkey` give, and refuses a connection without one.
+#[tokio::test]
+async fn a_client_certificate_from_sslcert_and_sslkey() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    let (cert, key) = ca_and_server(&ca);
+    let client_ca = support::tls::test_ca("rest2mcp test client CA", &dir.path().join("cca.pem"));
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "rest2mcp");
+    let client_key = rcgen::KeyPair::generate().unwrap();
+    let client = params.signed_by(&client_key, &client_ca).unwrap();
+    let (client_pem, client_key_pem) =
+        (dir.path().join("client.pem"), dir.path().join("client.key"));
+    std::fs::write(&client_pem, client.pem()).unwrap();
+    std::fs::write(&client_key_pem, client_key.serialize_pem()).unwrap();
+    let pg = Postgres::start_tls_only(&cert, &key, Some(&client_ca.pem()));
+    let base = format!(
+        "postgres://rest2mcp@localhost:{}/postgres?sslmode=verify-full&sslrootcert={}",
+        pg.port,
+        ca.display()
+    );
+    let err = support::refused(&config(&dir.path().join("r"), &base));
+    assert!(err.contains("certificate"), "{err}");
+    let url = format!(
+        "{base}&sslcert={}&sslkey={}",
+        client_pem.display(),
+        client_key_pem.display()
+    );
+    let gw = Gateway::start(&config(&dir.path().join("g"), &url));
+    let versions = AdminClient::new(&gw).get("/apis/none/versions").await;
+    assert_eq!(versions.status, 404, "{}", versions.text);
 }

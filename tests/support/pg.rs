@@ -73,8 +73,10 @@ impl Postgres {
     }
 
     /// A new cluster serving TLS with this certificate chain and key (PEM), and only TLS over
-    /// TCP (`hostssl` in `pg_hba.conf`; its unix socket stays plain).
-    pub fn start_tls_only(cert_pem: &str, key_pem: &str) -> Postgres {
+    /// TCP (`hostssl` in `pg_hba.conf`; its unix socket stays plain). With `client_ca` (PEM),
+    /// a TCP client must also show a certificate that CA signed, for the user its CN names
+    /// (`cert` authentication).
+    pub fn start_tls_only(cert_pem: &str, key_pem: &str, client_ca: Option<&str>) -> Postgres {
         Self::start_with(|pg| {
             let data = pg.data();
             pg.write(&data.join("server.crt"), cert_pem, 0o644);
@@ -84,13 +86,18 @@ impl Postgres {
             text.push_str(
                 "\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n",
             );
+            if let Some(ca) = client_ca {
+                pg.write(&data.join("client-ca.crt"), ca, 0o644);
+                text.push_str("ssl_ca_file = 'client-ca.crt'\n");
+            }
             pg.write(&conf, &text, 0o600);
             let hba = data.join("pg_hba.conf");
+            let method = if client_ca.is_some() { "cert" } else { "trust" };
             let text: String = std::fs::read_to_string(&hba)
                 .unwrap()
                 .lines()
                 .map(|l| match l.strip_prefix("host ") {
-                    Some(rest) => format!("hostssl {rest}\n"),
+                    Some(rest) => format!("hostssl {}\n", rest.replace("trust", method)),
                     None => format!("{l}\n"),
                 })
                 .collect();

@@ -12,7 +12,9 @@
 //! | `verify-full` | always | its chain and the host name |
 //!
 //! This is libpq's table, except that `verify-*` without `sslrootcert` uses the system's roots
-//! (libpq would refuse to start). Client certificates (`sslcert`, `sslkey`) are not supported.
+//! (libpq would refuse to start). `sslcert` and `sslkey` (PEM files, together) give a client
+//! certificate for servers that ask for one (`cert` in `pg_hba.conf`); a key protected by a
+//! password (`sslpassword`) is not supported.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -48,6 +50,10 @@ pub enum Root {
 pub struct Settings {
     pub mode: Mode,
     pub root: Root,
+    /// `sslcert`: the client certificate (chain), PEM.
+    pub cert: Option<PathBuf>,
+    /// `sslkey`: its private key, PEM.
+    pub key: Option<PathBuf>,
 }
 
 impl Settings {
@@ -92,12 +98,33 @@ impl Settings {
                 }
             }
         };
-        let config = rustls::ClientConfig::builder_with_provider(provider)
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| e.to_string())?
             .dangerous()
-            .with_custom_certificate_verifier(verifier)
-            .with_no_client_auth();
+            .with_custom_certificate_verifier(verifier);
+        let config = match (&self.cert, &self.key) {
+            (None, None) => builder.with_no_client_auth(),
+            (Some(cert), Some(key)) => {
+                use rustls::pki_types::PrivateKeyDer;
+                use rustls::pki_types::pem::PemObject;
+                let chain = CertificateDer::pem_file_iter(cert)
+                    .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                    .map_err(|e| format!("sslcert {}: {e}", cert.display()))?;
+                if chain.is_empty() {
+                    return Err(format!(
+                        "sslcert {}: no certificate in the file",
+                        cert.display()
+                    ));
+                }
+                let key = PrivateKeyDer::from_pem_file(key)
+                    .map_err(|e| format!("sslkey {}: {e}", key.display()))?;
+                builder
+                    .with_client_auth_cert(chain, key)
+                    .map_err(|e| format!("sslcert and sslkey: {e}"))?
+            }
+            _ => return Err("sslcert and sslkey go together: give both".into()),
+        };
         Ok(MakeRustlsConnect::new(config))
     }
 
@@ -144,6 +171,8 @@ pub fn split(conn: &str) -> Result<(String, Settings), String> {
     let mut settings = Settings {
         mode: Mode::Prefer,
         root: Root::Unset,
+        cert: None,
+        key: None,
     };
     let mut take = |key: &str, value: &str| -> Result<bool, String> {
         match key {
@@ -168,6 +197,14 @@ pub fn split(conn: &str) -> Result<(String, Settings), String> {
                     "" => Root::Unset,
                     path => Root::File(PathBuf::from(path)),
                 };
+                Ok(true)
+            }
+            "sslcert" => {
+                settings.cert = (!value.is_empty()).then(|| PathBuf::from(value));
+                Ok(true)
+            }
+            "sslkey" => {
+                settings.key = (!value.is_empty()).then(|| PathBuf::from(value));
                 Ok(true)
             }
             _ => Ok(false),
@@ -355,143 +392,4 @@ impl ServerCertVerifier for AnyName {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn settings(mode: Mode, root: Root) -> Settings {
-        Settings { mode, root }
-    }
-
-    #[test]
-    fn urls_lose_only_the_tls_parameters() {
-        let (rest, s) = split(
-            "postgres://u:p%40ss@db.example:5432/app?sslmode=verify-full&application_name=x&sslrootcert=%2Fetc%2Fca.pem",
-        )
-        .unwrap();
-        assert_eq!(
-            rest,
-            "postgres://u:p%40ss@db.example:5432/app?application_name=x"
-        );
-        assert_eq!(
-            s,
-            settings(Mode::VerifyFull, Root::File("/etc/ca.pem".into()))
-        );
-        let (rest, s) = split("postgresql://db/app?sslmode=require").unwrap();
-        assert_eq!(rest, "postgresql://db/app");
-        assert_eq!(s, settings(Mode::Require, Root::Unset));
-        let (rest, s) = split("postgres://db/app").unwrap();
-        assert_eq!(rest, "postgres://db/app");
-        assert_eq!(s, settings(Mode::Prefer, Root::Unset));
-        assert!(split("postgres://db/app?sslmode=verify").is_err());
-    }
-
-    #[test]
-    fn key_value_strings_keep_every_other_pair() {
-        let (rest, s) = split(
-            "host=db.example  user = app password='it\\'s x' sslmode = verify-ca sslrootcert=system dbname=a\\ b",
-        )
-        .unwrap();
-        assert_eq!(
-            rest,
-            "host='db.example' user='app' password='it\\'s x' dbname='a b'"
-        );
-        assert_eq!(s, settings(Mode::VerifyCa, Root::System));
-        let config: tokio_postgres::Config = rest.parse().unwrap();
-        assert_eq!(config.get_password(), Some(&b"it's x"[..]));
-        assert_eq!(config.get_dbname(), Some("a b"));
-        assert!(split("host=db password='open").is_err());
-        assert!(split("host").is_err());
-    }
-
-    /// Generated `key=value` strings (quotes, escapes, spaces around `=`, empty values, stray
-    /// `=`, cut short): what tokio-postgres reads from the string as given and from the string
-    /// `split` leaves are the same settings, or both are errors.
-    #[test]
-    fn key_values_read_as_tokio_postgres_reads_them() {
-        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
-        let keys = [
-            "host",
-            "port",
-            "user",
-            "password",
-            "dbname",
-            "application_name",
-            "options",
-        ];
-        let alphabet = ['a', 'Z', '0', ' ', '\'', '\\', '=', '\t', 'é', '/', ','];
-        let (mut compared, mut errors) = (0, 0);
-        for _ in 0..20_000 {
-            let mut s = String::new();
-            for _ in 0..1 + next(4) {
-                s.push_str([" ", "", "  ", "\t"][next(4)]);
-                s.push_str(keys[next(keys.len())]);
-                s.push_str(["=", " = ", "=", " ="][next(4)]);
-                let raw: String = (0..next(5))
-                    .map(|_| alphabet[next(alphabet.len())])
-                    .collect();
-                match next(3) {
-                    0 => {
-                        s.push('\'');
-                        s.push_str(&raw.replace('\\', "\\\\").replace('\'', "\\'"));
-                        s.push('\'');
-                    }
-                    1 => s.push_str(&raw),
-                    _ => {
-                        for c in raw.chars() {
-                            if c.is_whitespace() || c == '\'' || c == '\\' {
-                                s.push('\\');
-                            }
-                            s.push(c);
-                        }
-                    }
-                }
-                s.push(' ');
-            }
-            if next(8) == 0 {
-                let mut cut = next(s.len() + 1);
-                while !s.is_char_boundary(cut) {
-                    cut -= 1;
-                }
-                s.truncate(cut);
-            }
-            let theirs = s.parse::<tokio_postgres::Config>();
-            let ours = split(&s).and_then(|(rest, _)| {
-                rest.parse::<tokio_postgres::Config>()
-                    .map_err(|e| e.to_string())
-            });
-            match (theirs, ours) {
-                (Ok(a), Ok(b)) => {
-                    compared += 1;
-                    assert_eq!(format!("{a:?}"), format!("{b:?}"), "{s:?}");
-                    assert_eq!(a.get_password(), b.get_password(), "{s:?}");
-                }
-                (Err(_), Err(_)) => errors += 1,
-                (a, b) => panic!("{s:?}: tokio-postgres {:?}, ours {:?}", a.err(), b.err()),
-            }
-        }
-        assert!(compared > 2_000 && errors > 2_000, "{compared} {errors}");
-    }
-
-    #[test]
-    fn what_each_mode_checks() {
-        let file = Root::File("/ca.pem".into());
-        assert_eq!(settings(Mode::Prefer, Root::Unset).check(), Check::Nothing);
-        assert_eq!(settings(Mode::Prefer, file.clone()).check(), Check::Nothing);
-        assert_eq!(settings(Mode::Require, Root::Unset).check(), Check::Nothing);
-        assert_eq!(settings(Mode::Require, file.clone()).check(), Check::Chain);
-        assert_eq!(settings(Mode::VerifyCa, Root::Unset).check(), Check::Chain);
-        assert_eq!(settings(Mode::VerifyFull, file).check(), Check::Full);
-        assert!(settings(Mode::Require, Root::Unset).warning().is_some());
-        assert!(settings(Mode::VerifyFull, Root::Unset).warning().is_none());
-        assert_eq!(
-            settings(Mode::VerifyCa, Root::Unset).ssl_mode(),
-            SslMode::Require
-        );
-    }
-}
+mod tests;
