@@ -13,6 +13,8 @@ if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
 fi
 [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || need_apt+=(chromium)
 command -v prlimit >/dev/null 2>&1 || need_apt+=(util-linux)
+# tests/store_tls.rs makes an Ed448 certificate with the openssl command.
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 # python3 with venv: tests/deploy.rs puts the pinned kubernetes-validate in target/k8s-venv.
 if ! command -v python3 >/dev/null 2>&1; then
   need_apt+=(python3 python3-venv)

@@ -156,3 +156,48 @@ async fn a_client_certificate_from_sslcert_and_sslkey() {
     let versions = AdminClient::new(&gw).get("/apis/none/versions").await;
     assert_eq!(versions.status, 404, "{}", versions.text);
 }
+
+/// Under `prefer`, a server whose TLS the gateway cannot speak (an Ed448 certificate: rustls
+/// has no Ed448) is reached without TLS, as libpq does; `require` refuses it.
+#[tokio::test]
+async fn prefer_falls_back_to_plain_when_the_handshake_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ed448", "-days", "2", "-nodes"])
+        .args(["-subj", "/CN=localhost", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl is needed");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let pg = Postgres::start_tls_or_plain(
+        &std::fs::read_to_string(&cert).unwrap(),
+        &std::fs::read_to_string(&key).unwrap(),
+    );
+    let at = |params: &str| {
+        format!(
+            "postgres://rest2mcp@127.0.0.1:{}/postgres?{params}",
+            pg.port
+        )
+    };
+    let err = support::refused(&config(&dir.path().join("r"), &at("sslmode=require")));
+    assert!(err.contains("TLS"), "{err}");
+    for (i, params) in ["", "sslmode=prefer"].into_iter().enumerate() {
+        let gw = Gateway::start(&config(&dir.path().join(format!("g{i}")), &at(params)));
+        let versions = AdminClient::new(&gw).get("/apis/none/versions").await;
+        assert_eq!(versions.status, 404, "{params}: {}", versions.text);
+        assert!(
+            gw.log_lines()
+                .iter()
+                .any(|l| l.contains("connecting without TLS")),
+            "{params}: {:?}",
+            gw.log_lines()
+        );
+    }
+}

@@ -24,7 +24,6 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio_postgres::{Client, Row};
-use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::mapping::Mapping;
 use super::store::{
@@ -77,7 +76,7 @@ const VERSION_COLUMNS: &str = "v.name, v.version, v.created, v.change, v.tools, 
 pub struct PgStore {
     config: tokio_postgres::Config,
     /// TLS as the connection string's `sslmode` and `sslrootcert` say (see [`tls`]).
-    connector: MakeRustlsConnect,
+    connector: tls::Connector,
     keep: i64,
     poll: Duration,
     /// The connection for queries and writes, made again when it was lost.
@@ -100,8 +99,7 @@ impl PgStore {
         let (url, tls) = tls::split(&url).map_err(|e| not_a_url(&e))?;
         let mut config = tokio_postgres::Config::from_str(&url).map_err(|e| not_a_url(&e))?;
         config.ssl_mode(tls.ssl_mode());
-        let connector = tls
-            .connector()
+        let connector = tls::Connector::new(&tls)
             .map_err(|e| unavailable(format!("store.postgres: TLS: {e}")))?;
         if let Some(w) = tls.warning() {
             tracing::warn!("{w}");
@@ -137,11 +135,7 @@ impl PgStore {
     }
 
     async fn connect(&self) -> Result<Client, StoreError> {
-        let (client, conn) = self
-            .config
-            .connect(self.connector.clone())
-            .await
-            .map_err(db)?;
+        let (client, conn) = self.connector.connect(&self.config).await.map_err(db)?;
         tokio::spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, "database connection ended");

@@ -77,6 +77,15 @@ impl Postgres {
     /// a TCP client must also show a certificate that CA signed, for the user its CN names
     /// (`cert` authentication).
     pub fn start_tls_only(cert_pem: &str, key_pem: &str, client_ca: Option<&str>) -> Postgres {
+        Self::start_tls(cert_pem, key_pem, true, client_ca)
+    }
+
+    /// A new cluster offering TLS with this certificate and key (PEM) and taking plain TCP too.
+    pub fn start_tls_or_plain(cert_pem: &str, key_pem: &str) -> Postgres {
+        Self::start_tls(cert_pem, key_pem, false, None)
+    }
+
+    fn start_tls(cert_pem: &str, key_pem: &str, only: bool, client_ca: Option<&str>) -> Postgres {
         Self::start_with(|pg| {
             let data = pg.data();
             pg.write(&data.join("server.crt"), cert_pem, 0o644);
@@ -97,8 +106,8 @@ impl Postgres {
                 .unwrap()
                 .lines()
                 .map(|l| match l.strip_prefix("host ") {
-                    Some(rest) => format!("hostssl {}\n", rest.replace("trust", method)),
-                    None => format!("{l}\n"),
+                    Some(rest) if only => format!("hostssl {}\n", rest.replace("trust", method)),
+                    _ => format!("{l}\n"),
                 })
                 .collect();
             pg.write(&hba, &text, 0o600);

@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio_postgres::AsyncMessage;
-use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::CHANNEL;
 use crate::live::store::Changed;
@@ -16,12 +15,12 @@ const RELISTEN: Duration = Duration::from_secs(1);
 /// becomes a [`Changed::Api`]; each (re)connect a [`Changed::Check`] (what was missed).
 pub(super) async fn listen(
     config: tokio_postgres::Config,
-    connector: MakeRustlsConnect,
+    connector: super::tls::Connector,
     tx: mpsc::UnboundedSender<Changed>,
 ) {
     let mut lost = false;
     loop {
-        match config.connect(connector.clone()).await {
+        match connector.connect(&config).await {
             Ok((client, mut conn)) => {
                 let (ntx, mut nrx) = mpsc::unbounded_channel();
                 let driver = tokio::spawn(async move {

@@ -6,7 +6,7 @@
 //! | `sslmode` | encrypted | the server's certificate |
 //! |---|---|---|
 //! | `disable` | never | - |
-//! | `prefer` (the default) | when the server offers TLS | not verified |
+//! | `prefer` (the default) | when the server offers TLS; plain if the handshake fails | not verified |
 //! | `require` | always | not verified; with `sslrootcert`, as `verify-ca` |
 //! | `verify-ca` | always | its chain, against `sslrootcert` (`system` or none: the system's roots) |
 //! | `verify-full` | always | its chain and the host name |
@@ -154,6 +154,54 @@ impl Settings {
                 rustls_platform_verifier::Verifier::new(provider.clone())
                     .map_err(|e| format!("cannot load the system's root certificates: {e}"))?,
             )),
+        }
+    }
+}
+
+/// A connection made through [`Connector`].
+pub type Connection = tokio_postgres::Connection<
+    tokio_postgres::Socket,
+    <MakeRustlsConnect as tokio_postgres::tls::MakeTlsConnect<tokio_postgres::Socket>>::Stream,
+>;
+
+/// What a connection needs for TLS: the rustls connector, and whether a failed handshake may
+/// be followed by a plain connection (`prefer`, as libpq does).
+#[derive(Clone)]
+pub struct Connector {
+    rustls: MakeRustlsConnect,
+    fall_back: bool,
+}
+
+impl Connector {
+    pub fn new(settings: &Settings) -> Result<Connector, String> {
+        Ok(Connector {
+            rustls: settings.connector()?,
+            fall_back: settings.mode == Mode::Prefer,
+        })
+    }
+
+    /// Connect with `config`; under `prefer`, once more without TLS when the TLS handshake
+    /// fails (a server offering TLS this gateway cannot speak), as libpq does.
+    pub async fn connect(
+        &self,
+        config: &tokio_postgres::Config,
+    ) -> Result<(tokio_postgres::Client, Connection), tokio_postgres::Error> {
+        match config.connect(self.rustls.clone()).await {
+            // tokio-postgres's error for a failed handshake (its kind is private); held by
+            // `tests/store_tls.rs::prefer_falls_back_to_plain_when_the_handshake_fails`.
+            Err(e)
+                if self.fall_back
+                    && e.to_string().starts_with("error performing TLS handshake") =>
+            {
+                tracing::warn!(
+                    error = %e,
+                    "store.postgres: the TLS handshake failed under sslmode=prefer: connecting without TLS, as libpq does (sslmode=require refuses instead)"
+                );
+                let mut plain = config.clone();
+                plain.ssl_mode(SslMode::Disable);
+                plain.connect(self.rustls.clone()).await
+            }
+            r => r,
         }
     }
 }
