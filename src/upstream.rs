@@ -45,6 +45,18 @@ pub fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+/// Every certificate in a PEM file (`upstream.ca_file`, the database's `sslrootcert` and
+/// `sslcert`); an error names the file.
+pub fn read_certificates(
+    path: &std::path::Path,
+) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, String> {
+    use rustls::pki_types::pem::PemObject;
+    let certs = rustls::pki_types::CertificateDer::pem_file_iter(path)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(certs)
+}
+
 /// A client for the gateway's own calls to authorization servers (discovery, JWKS, token and
 /// introspection endpoints): 5 s to connect, `total` per call.
 pub fn auth_client(total: Duration) -> Result<reqwest::Client, String> {

@@ -567,11 +567,7 @@ async fn command_line_flags_protect_a_single_spec() {
         serde_json::from_str(&std::fs::read_to_string(fixture("keys/rsa1.jwk.json")).unwrap())
             .unwrap();
     std::fs::write(&jwks, json!({"keys": [key]}).to_string()).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = support::free_port();
     let public = format!("http://localhost:{port}");
     let spec = fixture("../../specs/petstore.yaml");
     let gw = Gateway::spawn(

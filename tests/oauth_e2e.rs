@@ -87,11 +87,7 @@ async fn mcp_sdk_client_signs_in_with_oidc_provider_and_the_backend_sees_the_use
     node_modules();
     let backend = Backend::start().await;
     // The resource URL must be known to the authorization server before the gateway starts.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = support::free_port();
     let resource = format!("http://127.0.0.1:{port}/mcp/petstore");
     let (_as, issuer) = auth_server(&resource);
     let dir = tempfile::tempdir().unwrap();
@@ -172,11 +168,7 @@ async fn the_console_signs_in_with_pkce_at_oidc_provider() {
         Path::new(&chromium).exists() && root.join("tests/console/node_modules").exists(),
         "Chromium and tests/console's packages are needed (scripts/test.sh installs them)"
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = support::free_port();
     let base = format!("http://127.0.0.1:{port}");
     let (_as, issuer) = auth_server_with(
         &format!("{base}/admin"),

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::admin::{AdminClient, TOKEN, things_spec};
+use support::admin::{AdminClient, pg_admin_config, things_spec};
 use support::cut::Cut;
 use support::pg::Postgres;
 use support::{Backend, Gateway, is_error};
@@ -21,15 +21,7 @@ fn replica(pg: &Postgres, dir: &std::path::Path, poll_secs: u64) -> Gateway {
 
 /// The same, its store at the database `url`.
 fn replica_at(url: &str, dir: &std::path::Path, poll_secs: u64) -> Gateway {
-    std::fs::create_dir_all(dir).unwrap();
-    let token = dir.join("token");
-    std::fs::write(&token, TOKEN).unwrap();
-    Gateway::start(&format!(
-        "admin:\n  token_file: {}\nstore:\n  data_dir: {}\n  postgres:\n    url: {}\n    poll_secs: {poll_secs}\n",
-        token.display(),
-        dir.join("data").display(),
-        url
-    ))
+    Gateway::start(&pg_admin_config(dir, url, Some(poll_secs)))
 }
 
 /// The tool names `gw` serves for `api` (`None`: not served).

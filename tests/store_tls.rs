@@ -8,7 +8,7 @@ mod support;
 use std::path::Path;
 
 use serde_json::json;
-use support::admin::{AdminClient, TOKEN, things_spec};
+use support::admin::{AdminClient, pg_admin_config, things_spec};
 use support::pg::Postgres;
 use support::{Backend, Gateway};
 
@@ -20,14 +20,7 @@ fn ca_and_server(ca: &Path) -> (String, String) {
 }
 
 fn config(dir: &Path, url: &str) -> String {
-    std::fs::create_dir_all(dir).unwrap();
-    let token = dir.join("token");
-    std::fs::write(&token, TOKEN).unwrap();
-    format!(
-        "admin:\n  token_file: {}\nstore:\n  data_dir: {}\n  postgres:\n    url: \"{url}\"\n",
-        token.display(),
-        dir.join("data").display(),
-    )
+    pg_admin_config(dir, url, None)
 }
 
 #[tokio::test]

@@ -66,15 +66,12 @@ impl Client {
     pub fn new(cfg: &UpstreamConfig) -> Result<Self, String> {
         super::install_tls_provider();
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut extra = Vec::new();
-        if let Some(path) = &cfg.ca_file {
-            use rustls::pki_types::pem::PemObject;
-            for cert in rustls::pki_types::CertificateDer::pem_file_iter(path)
-                .map_err(|e| format!("upstream.ca_file {}: {e}", path.display()))?
-            {
-                extra.push(cert.map_err(|e| format!("upstream.ca_file {}: {e}", path.display()))?);
+        let extra = match &cfg.ca_file {
+            Some(path) => {
+                super::read_certificates(path).map_err(|e| format!("upstream.ca_file {e}"))?
             }
-        }
+            None => Vec::new(),
+        };
         let verifier =
             rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider.clone())
                 .map_err(|e| format!("cannot load the system's root certificates: {e}"))?;

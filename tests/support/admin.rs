@@ -21,6 +21,20 @@ pub fn admin_config(data: &Path) -> String {
     )
 }
 
+/// A config with the admin API on (its token in `dir`) and the store in the PostgreSQL
+/// database at `url` (checked every `poll_secs`, when given).
+pub fn pg_admin_config(dir: &Path, url: &str, poll_secs: Option<u64>) -> String {
+    std::fs::create_dir_all(dir).unwrap();
+    let token = dir.join("token");
+    std::fs::write(&token, TOKEN).unwrap();
+    let poll = poll_secs.map_or(String::new(), |s| format!("    poll_secs: {s}\n"));
+    format!(
+        "admin:\n  token_file: {}\nstore:\n  data_dir: {}\n  postgres:\n    url: \"{url}\"\n{poll}",
+        token.display(),
+        dir.join("data").display(),
+    )
+}
+
 /// A client of one gateway's admin API.
 pub struct AdminClient {
     pub base: String,

@@ -560,3 +560,13 @@ pub fn thing_spec(dir: &Path) -> PathBuf {
     .unwrap();
     spec
 }
+
+/// A loopback port free a moment ago, for a server whose URL must be known before it starts
+/// (another process may take it meanwhile; callers that bind it retry or accept that).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

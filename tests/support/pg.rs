@@ -58,14 +58,6 @@ fn id_of(user: &str, flag: &str) -> u32 {
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl Postgres {
     /// A new cluster, started.
     pub fn start() -> Postgres {
@@ -141,7 +133,7 @@ impl Postgres {
                 .unwrap();
         }
         let mut pg = Postgres {
-            port: free_port(),
+            port: super::free_port(),
             dir,
             bin,
             user,
@@ -174,7 +166,7 @@ impl Postgres {
             if pg.try_start().is_ok() {
                 return pg;
             }
-            pg.port = free_port();
+            pg.port = super::free_port();
         }
         pg.start_again();
         pg

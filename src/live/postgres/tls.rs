@@ -108,9 +108,8 @@ impl Settings {
             (Some(cert), Some(key)) => {
                 use rustls::pki_types::PrivateKeyDer;
                 use rustls::pki_types::pem::PemObject;
-                let chain = CertificateDer::pem_file_iter(cert)
-                    .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-                    .map_err(|e| format!("sslcert {}: {e}", cert.display()))?;
+                let chain =
+                    crate::upstream::read_certificates(cert).map_err(|e| format!("sslcert {e}"))?;
                 if chain.is_empty() {
                     return Err(format!(
                         "sslcert {}: no certificate in the file",
@@ -134,20 +133,23 @@ impl Settings {
     ) -> Result<Arc<dyn ServerCertVerifier>, String> {
         match &self.root {
             Root::File(path) => {
-                use rustls::pki_types::pem::PemObject;
-                let err =
-                    |e: &dyn std::fmt::Display| format!("sslrootcert {}: {e}", path.display());
+                let err = |e: &dyn std::fmt::Display| format!("sslrootcert {e}");
                 let mut roots = rustls::RootCertStore::empty();
-                for cert in CertificateDer::pem_file_iter(path).map_err(|e| err(&e))? {
-                    roots.add(cert.map_err(|e| err(&e))?).map_err(|e| err(&e))?;
+                for cert in crate::upstream::read_certificates(path).map_err(|e| err(&e))? {
+                    roots
+                        .add(cert)
+                        .map_err(|e| err(&format!("{}: {e}", path.display())))?;
                 }
                 if roots.is_empty() {
-                    return Err(err(&"no certificate in the file"));
+                    return Err(err(&format!(
+                        "{}: no certificate in the file",
+                        path.display()
+                    )));
                 }
                 let v =
                     WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
                         .build()
-                        .map_err(|e| err(&e))?;
+                        .map_err(|e| err(&format!("{}: {e}", path.display())))?;
                 Ok(v)
             }
             Root::System | Root::Unset => Ok(Arc::new(
